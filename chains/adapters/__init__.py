@@ -1,0 +1,49 @@
+"""Chain adapters by network kind. ``adapter_for(network)`` is the one way in."""
+
+from __future__ import annotations
+
+from chains.adapters.base import (  # noqa: F401 - the package's public names
+    AddressError,
+    ChainAdapter,
+    CoinConfig,
+    NetworkConfig,
+    PermanentChainError,
+    SignedTransaction,
+    TransientChainError,
+    TxStatus,
+)
+
+ADAPTER_CLASSES: dict[str, str] = {
+    "evm": "chains.adapters.evm.EvmAdapter",
+    "utxo": "chains.adapters.utxo.UtxoAdapter",
+    "tron": "chains.adapters.tron.TronAdapter",
+}
+
+
+def adapter_class(kind: str) -> type[ChainAdapter]:
+    from django.utils.module_loading import import_string
+
+    return import_string(ADAPTER_CLASSES[kind])
+
+
+def network_config(network) -> NetworkConfig:
+    """A NetworkConfig from a chains.Network row; the RPC URL falls back to settings."""
+    from django.conf import settings
+
+    return NetworkConfig(
+        code=network.code,
+        kind=network.kind,
+        rpc_url=network.rpc_url or settings.CHAIN_RPC_URLS.get(network.code, ""),
+        chain_id=network.chain_id,
+        address_network=network.address_network,
+        confirmations=network.confirmations,
+    )
+
+
+def coin_config(coin) -> CoinConfig:
+    return CoinConfig(currency=coin.currency.code, decimals=coin.currency.decimals,
+                      contract_address=coin.contract_address)
+
+
+def adapter_for(network) -> ChainAdapter:
+    return adapter_class(network.kind)(network_config(network))

@@ -1,0 +1,129 @@
+"""Reference data: networks, currencies and coins (a currency on a network) with their
+withdrawal settings."""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
+AMOUNT_DIGITS = 38
+AMOUNT_PLACES = 18
+
+
+def AmountField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like a field class
+    """Exact amounts: numeric(38, 18) covers BTC (8), USDT (6) and ETH (18) decimals."""
+    return models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, **kwargs)
+
+
+def decimal_places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+class Network(models.Model):
+    class Kind(models.TextChoices):
+        EVM = "evm", "EVM (Ethereum)"
+        UTXO = "utxo", "UTXO (Bitcoin)"
+        TRON = "tron", "TRON"
+
+    code = models.CharField(max_length=16, unique=True, validators=[RegexValidator(r"^[A-Z0-9_]+$")],
+                            help_text="Public network code used by the App, e.g. ETH, BTC, TRON.")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    native_currency = models.ForeignKey("Currency", on_delete=models.PROTECT, related_name="+",
+                                        help_text="The currency network fees are paid in (ETH, BTC, TRX).")
+    rpc_url = models.CharField(max_length=300, blank=True,
+                               help_text="Node endpoint. Empty: the URL from the environment "
+                                         "(ETH_RPC_URL, BTC_RPC_URL, TRON_RPC_URL) or the embedded default.")
+    chain_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="EVM chain id (anvil: 31337).")
+    address_network = models.CharField(
+        max_length=32, blank=True,
+        help_text="Which addresses are valid: for BTC bitcoin, testnet, regtest or bitcoinlib_test; "
+                  "for TRON mainnet or nile. Empty for EVM.")
+    confirmations = models.PositiveIntegerField(default=12, validators=[MinValueValidator(1)],
+                                                help_text="Default confirmation depth for coins on this network.")
+    sending_paused = models.BooleanField(default=False,
+                                         help_text="Kill switch: approved withdrawals on this network wait, nothing is sent.")
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Currency(models.Model):
+    code = models.CharField(max_length=12, unique=True, validators=[RegexValidator(r"^[A-Z0-9]+$")])
+    name = models.CharField(max_length=100)
+    decimals = models.PositiveSmallIntegerField(validators=[MinValueValidator(0)],
+                                                help_text="Smallest unit: 8 for BTC, 18 for ETH, 6 for USDT.")
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "currencies"
+        constraints = [models.CheckConstraint(condition=Q(decimals__lte=AMOUNT_PLACES), name="currency_decimals_max")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Coin(models.Model):
+    """A currency on a network, e.g. USDT on ETH (ERC-20). Withdrawal settings live here."""
+
+    currency = models.ForeignKey(Currency, on_delete=models.PROTECT, related_name="coins")
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="coins")
+    contract_address = models.CharField(max_length=100, blank=True,
+                                        help_text="Token contract (ERC-20 / TRC-20); empty for the native coin.")
+    enabled = models.BooleanField(default=False, help_text="Open for withdrawal in the App.")
+    decimals = models.PositiveSmallIntegerField(
+        help_text="Decimals a withdrawal amount may have; at most the currency's decimals.")
+    min_amount = AmountField(help_text="Smallest withdrawal amount.")
+    max_amount = AmountField(help_text="Largest single withdrawal amount.")
+    daily_limit = AmountField(help_text="Per customer per UTC day, at KYC level 1; "
+                                        "higher levels multiply it (see KYC_DAILY_LIMIT_MULTIPLIER).")
+    customer_fee = AmountField(default=Decimal("0"), help_text="Fee charged to the customer, in this coin.")
+    fee_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, related_name="+",
+                                     help_text="Currency the network fee is paid in from the main account.")
+    confirmations = models.PositiveIntegerField(validators=[MinValueValidator(1)],
+                                                help_text="Confirmations before the withdrawal counts as credited.")
+    network_fee_estimate = AmountField(null=True, blank=True, editable=False,
+                                       help_text="Latest network fee estimate read from the chain.")
+    network_fee_estimated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["currency__code", "network__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "network"], name="coin_currency_network_unique"),
+            models.CheckConstraint(condition=Q(min_amount__gt=0), name="coin_min_positive"),
+            models.CheckConstraint(condition=Q(max_amount__gte=F("min_amount")), name="coin_max_ge_min"),
+            models.CheckConstraint(condition=Q(daily_limit__gte=F("min_amount")), name="coin_daily_ge_min"),
+            models.CheckConstraint(condition=Q(customer_fee__gte=0), name="coin_fee_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency.code}/{self.network.code}"
+
+    @property
+    def is_token(self) -> bool:
+        return bool(self.contract_address)
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.currency_id and self.decimals is not None and self.decimals > self.currency.decimals:
+            errors["decimals"] = f"At most the currency's {self.currency.decimals} decimals."
+        for name in ("min_amount", "max_amount", "daily_limit", "customer_fee"):
+            value = getattr(self, name)
+            if value is not None and self.decimals is not None and decimal_places(value) > self.decimals:
+                errors[name] = f"More than the coin's {self.decimals} decimals."
+        if self.min_amount is not None and self.max_amount is not None and self.min_amount > self.max_amount:
+            errors["max_amount"] = "The maximum is below the minimum."
+        if self.daily_limit is not None and self.min_amount is not None and self.daily_limit < self.min_amount:
+            errors["daily_limit"] = "The daily limit is below the minimum."
+        if self.network_id and self.fee_currency_id and self.fee_currency_id != self.network.native_currency_id:
+            errors["fee_currency"] = f"Fees on {self.network.code} are paid in {self.network.native_currency.code}."
+        if self.network_id and self.is_token and self.network.kind == Network.Kind.UTXO:
+            errors["contract_address"] = "Bitcoin has no token contracts."
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,55 @@
+"""The tenant (the broker running this console) and its customers."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import RegexValidator
+from django.db import models
+
+
+class Tenant(models.Model):
+    """The broker. At the venue it holds a main account (fees) and sub-accounts (principal)."""
+
+    name = models.CharField(max_length=200)
+    venue_code = models.CharField(
+        max_length=10, unique=True, validators=[RegexValidator(r"^[A-Z0-9]{2,10}$")],
+        help_text="Venue code used in instrument codes, e.g. HAS in VA/HAS/ETHUSD.",
+    )
+    quote_currencies = ArrayField(
+        models.CharField(max_length=3, validators=[RegexValidator(r"^[A-Z]{3}$")]),
+        default=list,
+        help_text="Quote currencies of the customers' instruments, e.g. USD, HKD.",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.venue_code})"
+
+
+class Customer(models.Model):
+    """A customer of the tenant, tied to a Django user who logs into the App."""
+
+    class KycStatus(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        SUSPENDED = "suspended", "Suspended"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="customer")
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="customers")
+    reference = models.CharField(max_length=40, unique=True, help_text="The tenant's customer number.")
+    kyc_level = models.PositiveSmallIntegerField(
+        default=1, help_text="KYC tier (1 basic, 2 enhanced, 3 institutional); sets daily limits."
+    )
+    kyc_status = models.CharField(max_length=16, choices=KycStatus.choices, default=KycStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kyc_level__gte=0, kyc_level__lte=3), name="customer_kyc_level_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.user.get_username()})"
+
+    @property
+    def may_withdraw(self) -> bool:
+        return self.kyc_status == self.KycStatus.APPROVED and self.kyc_level >= 1

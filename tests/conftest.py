@@ -1,0 +1,19 @@
+"""Shared test setup. Fixture modules live in tests/fixtures/ and are registered here."""
+
+import os
+
+import pytest
+
+pytest_plugins = [
+    "tests.fixtures.services",
+    "tests.fixtures.factories",
+    "tests.fixtures.anvil",
+    "tests.fixtures.worker",
+]
+
+
+def require_service(name: str, reason: str) -> None:
+    """Skip a test whose service is missing, except under CI, where it must fail."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is required under CI and is not available: {reason}")
+    pytest.skip(f"{name} not available: {reason}")

