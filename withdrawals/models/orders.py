@@ -1,0 +1,173 @@
+"""Withdrawal orders, their status history, their signed transactions and idempotency keys."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from chains.models import AmountField
+
+
+class WithdrawalOrder(ConcurrentTransitionMixin, models.Model):
+    """A customer's request to send a coin to a verified address (SPEC.md, "Withdrawal order").
+
+    ``status`` moves only through ``withdrawals.services`` (one service per move), which lock the
+    row, call the transition declared here, write a WithdrawalStatusChange and start tasks on commit.
+    """
+
+    class Status(models.TextChoices):
+        PENDING_APPROVAL = "pending_approval", "Pending approval"
+        APPROVED = "approved", "Approved"
+        AWAITING_FEE = "awaiting_fee", "Awaiting main-account fee"
+        BROADCASTING = "broadcasting", "Broadcasting"
+        CONFIRMING = "confirming", "Confirming"
+        COMPLETED = "completed", "Completed (credited)"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    TERMINAL = (Status.COMPLETED, Status.REJECTED, Status.CANCELLED, Status.FAILED)
+    # Orders whose hold still counts against the daily limit.
+    COUNTS_TOWARDS_LIMIT = ~Q(status__in=[Status.REJECTED, Status.CANCELLED, Status.FAILED])
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="withdrawals")
+    coin = models.ForeignKey("chains.Coin", on_delete=models.PROTECT, related_name="withdrawals")
+    address = models.ForeignKey("withdrawals.CustomerAddress", on_delete=models.PROTECT, related_name="withdrawals")
+    destination = models.CharField(max_length=128, help_text="The address as it was when requested.")
+    amount = AmountField(help_text="Principal sent to the destination.")
+    customer_fee = AmountField(help_text="Fee charged to the customer (coin currency).")
+    network_fee_estimate = AmountField(help_text="Network fee estimated at request time (fee currency).")
+    status = FSMField(default=Status.PENDING_APPROVAL, choices=Status.choices, protected=True, db_index=True)
+    split = models.JSONField(default=list, help_text='Instruments held: [{"instrument", "amount"}] (amount + fee).')
+    travel_rule = models.JSONField(null=True, blank=True,
+                                   help_text="Originator and beneficiary (IVMS101 subset) when the amount requires it.")
+    # Sending (see chains.pipeline): the current signed transaction and what the chain says of it.
+    fee_reserved = AmountField(default=0, help_text="Network fee reserved on the main account for this order.")
+    fee_paid = AmountField(null=True, blank=True, help_text="Network fee actually paid on chain.")
+    tx_hash = models.CharField(max_length=100, blank=True, db_index=True)
+    confirmations = models.PositiveIntegerField(default=0)
+    block_number = models.PositiveBigIntegerField(null=True, blank=True)
+    block_hash = models.CharField(max_length=100, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "coin", "created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="withdrawal_amount_positive"),
+            models.CheckConstraint(condition=Q(customer_fee__gte=0), name="withdrawal_fee_not_negative"),
+        ]
+        permissions = [("resubmit_withdrawal", "Can resubmit a withdrawal awaiting fees")]
+
+    def __str__(self) -> str:
+        return f"W{self.pk} {self.amount} {self.coin}"
+
+    @property
+    def required_confirmations(self) -> int:
+        return self.coin.confirmations
+
+    # --- the moves of SPEC.md; no side effects here, the services do the rest ---------------
+    S = Status
+
+    @transition(field=status, source=S.PENDING_APPROVAL, target=S.APPROVED)
+    def approve(self):
+        pass
+
+    @transition(field=status, source=[S.PENDING_APPROVAL, S.APPROVED, S.AWAITING_FEE], target=S.REJECTED)
+    def reject(self):
+        pass
+
+    @transition(field=status, source=S.PENDING_APPROVAL, target=S.CANCELLED)
+    def cancel(self):
+        pass
+
+    @transition(field=status, source=S.APPROVED, target=S.AWAITING_FEE)
+    def wait_for_fee(self):
+        pass
+
+    @transition(field=status, source=S.AWAITING_FEE, target=S.APPROVED)
+    def resubmit(self):
+        pass
+
+    @transition(field=status, source=[S.APPROVED, S.CONFIRMING], target=S.BROADCASTING)
+    def start_broadcast(self):
+        pass
+
+    @transition(field=status, source=S.BROADCASTING, target=S.CONFIRMING)
+    def accepted_by_node(self):
+        pass
+
+    @transition(field=status, source=S.CONFIRMING, target=S.COMPLETED)
+    def complete(self):
+        pass
+
+    @transition(field=status, source=[S.BROADCASTING, S.CONFIRMING], target=S.FAILED)
+    def fail(self):
+        pass
+
+    del S
+
+
+class WithdrawalStatusChange(models.Model):
+    """Audit row for every move of an order: who, when, from, to, why (shown in admin and API)."""
+
+    order = models.ForeignKey(WithdrawalOrder, on_delete=models.PROTECT, related_name="history")
+    from_status = models.CharField(max_length=32, blank=True)
+    to_status = models.CharField(max_length=32)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+", help_text="Empty when the system moved it (worker, beat).")
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class WithdrawalTransaction(models.Model):
+    """A signed transaction of an order, stored *before* it is sent.
+
+    An order normally has one. A fee bump (same nonce, higher fee) or an expired TRON
+    transaction adds another; whichever confirms settles the order, the others are replaced.
+    """
+
+    class State(models.TextChoices):
+        SIGNED = "signed", "Signed, not yet accepted by a node"
+        SENT = "sent", "Accepted by a node"
+        CONFIRMED = "confirmed", "Confirmed (settled the order)"
+        REPLACED = "replaced", "Replaced by another candidate"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey(WithdrawalOrder, on_delete=models.PROTECT, related_name="transactions")
+    tx_hash = models.CharField(max_length=100, unique=True)
+    raw = models.TextField(help_text="The signed transaction (public data, no key).")
+    sender = models.CharField(max_length=128)
+    nonce = models.BigIntegerField(null=True, blank=True)
+    max_fee = AmountField(help_text="The most this transaction can spend on network fees.")
+    fee_bump = models.PositiveSmallIntegerField(default=0)
+    meta = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.SIGNED)
+    send_attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # Only one candidate may ever settle an order.
+            models.UniqueConstraint(fields=["order"], condition=Q(state="confirmed"), name="one_confirmed_tx_per_order"),
+        ]
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to an App request with a given Idempotency-Key, per customer."""
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64)
+    order = models.ForeignKey(WithdrawalOrder, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer", "key"], name="idempotency_key_unique_per_customer")]
