@@ -108,6 +108,19 @@ HOT_KEYS_FILE = Path(os.environ.get("HOT_KEYS_FILE", embedded.VAR_DIR / "hot_key
 # bitcoinlib keeps its files here and must create nothing elsewhere.
 os.environ.setdefault("BCL_DATA_DIR", str(embedded.VAR_DIR / "bitcoinlib"))
 
+# --- Business rules (defaults; staff tune coins in the admin) ---------------------------------
+from datetime import timedelta  # noqa: E402
+
+# An address becomes usable this long after it is verified.
+ADDRESS_COOLDOWN = timedelta(hours=float(os.environ.get("ADDRESS_COOLDOWN_HOURS", "24")))
+ADDRESS_CHALLENGE_TTL = timedelta(minutes=float(os.environ.get("ADDRESS_CHALLENGE_TTL_MINUTES", "15")))
+# Daily limit of a coin multiplied by the customer's KYC level.
+KYC_DAILY_LIMIT_MULTIPLIER = {0: 0, 1: 1, 2: 5, 3: 20}
+# Encrypts TOTP secrets at rest (Fernet key, urlsafe base64 of 32 bytes). Derived from SECRET_KEY if unset.
+FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
+# Travel rule: orders at or above this value (in HKD, from the price table) carry IVMS101 data.
+TRAVEL_RULE_THRESHOLD_HKD = os.environ.get("TRAVEL_RULE_THRESHOLD_HKD", "8000")
+
 # --- Auth, i18n, static ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
