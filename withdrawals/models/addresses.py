@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.db import models
+
+from chains.models import AmountField
 from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin, transition
 
@@ -34,6 +36,14 @@ class CustomerAddress(FSMModelMixin, models.Model):
     usable_from = models.DateTimeField(null=True, blank=True,
                                        help_text="End of the cool-down after verification; withdrawals wait until then.")
     reason = models.TextField(blank=True, help_text="Why it was rejected or revoked.")
+    # Micropayment proof: the customer sends this amount of the network's native currency from
+    # the address to the tenant's deposit address; staff or a task marks it seen.
+    micropayment_amount = AmountField(null=True, blank=True, editable=False,
+                                      help_text="Amount expected from the address (native currency).")
+    micropayment_to = models.CharField(max_length=128, blank=True, editable=False,
+                                       help_text="Tenant deposit address the micropayment goes to.")
+    micropayment_tx_hash = models.CharField(max_length=100, blank=True, editable=False,
+                                            help_text="Transaction that carried the micropayment, once seen.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -70,6 +80,15 @@ class CustomerAddress(FSMModelMixin, models.Model):
                 target=Status.REVOKED)
     def revoke(self):
         pass
+
+
+class AddressReviewItem(CustomerAddress):
+    """The staff review queue (admin): the same rows, listed where they await review."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "address awaiting review"
+        verbose_name_plural = "address review queue"
 
 
 class AddressStatusChange(models.Model):
