@@ -8,6 +8,8 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
+from withdrawals_site.amounts import decimal_places
+
 AMOUNT_DIGITS = 38
 AMOUNT_PLACES = 18
 
@@ -15,11 +17,6 @@ AMOUNT_PLACES = 18
 def AmountField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like a field class
     """Exact amounts: numeric(38, 18) covers BTC (8), USDT (6) and ETH (18) decimals."""
     return models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, **kwargs)
-
-
-def decimal_places(value: Decimal) -> int:
-    exponent = value.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 class Network(models.Model):
