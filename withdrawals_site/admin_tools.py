@@ -1,0 +1,54 @@
+"""Admin building blocks shared by the apps: actions that call a service with a reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+
+from withdrawals_site.errors import DomainError
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), required=True,
+                             help_text="Recorded in the audit history and shown to the customer where relevant.")
+
+
+def run_service_per_object(modeladmin, request, queryset, call: Callable, done: str) -> None:
+    """Call a service for each selected object; report successes and each refusal by its detail."""
+    succeeded = 0
+    for obj in queryset:
+        try:
+            call(obj)
+            succeeded += 1
+        except DomainError as error:
+            modeladmin.message_user(request, f"{obj}: {error.detail}", messages.ERROR)
+    if succeeded:
+        modeladmin.message_user(request, f"{done}: {succeeded}.", messages.SUCCESS)
+
+
+def action_with_reason(*, name: str, description: str, service: Callable, done: str, permissions=("change",)):
+    """An admin action that first asks for a reason, then calls ``service(obj, actor, reason)``."""
+
+    @admin.action(description=description, permissions=permissions)
+    def action(modeladmin, request, queryset):
+        if "apply" in request.POST:
+            form = ReasonForm(request.POST)
+            if form.is_valid():
+                reason = form.cleaned_data["reason"]
+                run_service_per_object(modeladmin, request, queryset,
+                                       lambda obj: service(obj, request.user, reason), done)
+                return None
+        else:
+            form = ReasonForm()
+        return TemplateResponse(request, "admin/action_reason.html", {
+            **modeladmin.admin_site.each_context(request),
+            "title": description, "objects": queryset, "form": form, "action": name,
+            "opts": modeladmin.model._meta,
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        })
+
+    action.__name__ = name
+    return action
