@@ -1,1 +1,177 @@
-"""Admin for customer addresses."""
+"""Admin for customer addresses: the address book, the review queue, and the staff decisions.
+
+Nothing here writes a status: the actions call ``withdrawals.services.addresses`` (the same
+services as the App API and the approvals engine). Every field is read-only; staff cannot add
+or delete addresses. Evidence is served to staff through the admin (never from a public URL).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from withdrawals.models.addresses import AddressReviewItem, AddressStatusChange, CustomerAddress
+from withdrawals.selectors.addresses import address_is_usable, addresses_for_admin, addresses_pending_review
+from withdrawals.services.addresses import (
+    address_mark_verified,
+    address_micropayment_seen,
+    address_reject,
+    address_revoke,
+)
+from withdrawals_site.admin_tools import action_with_reason, run_service_per_object
+
+Method = CustomerAddress.Method
+
+
+class AddressStatusChangeInline(admin.TabularInline):
+    model = AddressStatusChange
+    verbose_name_plural = "history"
+    fields = ("at", "from_status", "to_status", "actor", "reason")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("at", "id")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+def _approve(address, actor, reason):
+    return address_mark_verified(address=address, actor=actor, method=address.verification_method or Method.EVIDENCE,
+                                 reason=reason)
+
+
+approve_action = action_with_reason(
+    name="approve_addresses", description="Approve (verify) the selected addresses",
+    service=_approve, done="Verified")
+reject_action = action_with_reason(
+    name="reject_addresses", description="Reject the selected addresses",
+    service=lambda address, actor, reason: address_reject(address=address, actor=actor, reason=reason),
+    done="Rejected")
+revoke_action = action_with_reason(
+    name="revoke_addresses", description="Revoke the selected addresses",
+    service=lambda address, actor, reason: address_revoke(address=address, actor=actor, reason=reason),
+    done="Revoked")
+
+
+class MicropaymentSeenForm(forms.Form):
+    tx_hash = forms.CharField(max_length=100, label="Transaction hash",
+                              help_text="The transaction that carried the micropayment from the address.")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "cols": 60}), required=False,
+                             help_text="Optional note for the history.")
+
+
+@admin.action(description="Mark the micropayment seen (verify)", permissions=("change",))
+def micropayment_seen_action(modeladmin, request, queryset):
+    if "apply" in request.POST:
+        form = MicropaymentSeenForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            run_service_per_object(modeladmin, request, queryset, lambda address: address_micropayment_seen(
+                address=address, actor=request.user, tx_hash=data["tx_hash"], reason=data["reason"]), "Verified")
+            return None
+    else:
+        form = MicropaymentSeenForm()
+    return TemplateResponse(request, "admin/action_reason.html", {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Mark the micropayment seen", "objects": queryset, "form": form,
+        "action": "micropayment_seen_action", "opts": modeladmin.model._meta,
+        "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+    })
+
+
+@admin.register(CustomerAddress)
+class CustomerAddressAdmin(admin.ModelAdmin):
+    list_display = ("id", "address", "network", "customer_reference", "label", "status", "verification_method",
+                    "usable_from", "usable_now", "created_at")
+    list_display_links = ("id", "address")
+    list_filter = ("status", "network", "verification_method")
+    search_fields = ("=id", "address", "customer__reference", "customer__user__username", "label")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    inlines = [AddressStatusChangeInline]
+    actions = [approve_action, reject_action, micropayment_seen_action, revoke_action]
+    fieldsets = (
+        (None, {"fields": ("customer", "network", "address", "label", "memo")}),
+        ("Verification", {"fields": ("status", "verification_method", "evidence_link", "micropayment",
+                                     "verified_at", "usable_from", "usable_now", "reason")}),
+        ("Record", {"fields": ("created_at", "updated_at")}),
+    )
+    readonly_fields = ("customer", "network", "address", "label", "memo", "status", "verification_method",
+                       "evidence_link", "micropayment", "verified_at", "usable_from", "usable_now", "reason",
+                       "created_at", "updated_at")
+
+    def get_queryset(self, request):
+        return addresses_for_admin()
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="customer", ordering="customer__reference")
+    def customer_reference(self, obj: CustomerAddress) -> str:
+        return obj.customer.reference
+
+    @admin.display(description="usable now", boolean=True)
+    def usable_now(self, obj: CustomerAddress) -> bool:
+        return address_is_usable(obj)
+
+    @admin.display(description="micropayment")
+    def micropayment(self, obj: CustomerAddress) -> str:
+        if obj.micropayment_amount is None:
+            return "—"
+        seen = f", seen in {obj.micropayment_tx_hash}" if obj.micropayment_tx_hash else ", not seen yet"
+        return f"{obj.micropayment_amount.normalize():f} to {obj.micropayment_to}{seen}"
+
+    @admin.display(description="evidence")
+    def evidence_link(self, obj: CustomerAddress) -> str:
+        if not obj.pk or not obj.evidence:
+            return "—"
+        url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_evidence", args=[obj.pk])
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, obj.evidence.name.split("/")[-1])
+
+    # Evidence is personal data: served to staff who may view the address, not from MEDIA_URL.
+    def get_urls(self):
+        opts = self.model._meta
+        return [
+            path("<int:object_id>/evidence/", self.admin_site.admin_view(self.evidence_view),
+                 name=f"{opts.app_label}_{opts.model_name}_evidence"),
+            *super().get_urls(),
+        ]
+
+    def evidence_view(self, request, object_id: int):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        address = get_object_or_404(CustomerAddress, pk=object_id)
+        if not address.evidence:
+            raise Http404("No evidence.")
+        return FileResponse(address.evidence.open("rb"), as_attachment=False,
+                            filename=address.evidence.name.split("/")[-1])
+
+
+@admin.register(AddressReviewItem)
+class AddressReviewQueueAdmin(CustomerAddressAdmin):
+    """Addresses with evidence awaiting a staff decision, oldest first."""
+
+    list_display = ("id", "address", "network", "customer_reference", "label", "evidence_link", "updated_at")
+    list_filter = ("network",)
+    date_hierarchy = None
+    ordering = ("updated_at", "id")
+    actions = [approve_action, reject_action]
+
+    def get_queryset(self, request):
+        return addresses_pending_review()

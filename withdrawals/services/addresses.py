@@ -1,0 +1,353 @@
+"""Writes to the customers' address book: register, prove ownership, review, revoke.
+
+Every move follows one recipe: ``transaction.atomic``, lock the row, check the move with
+django-fsm's ``can_proceed``, call the transition, save with ``update_fields``, write an
+AddressStatusChange (from, to, actor, reason). A refusal is a DomainError and changes nothing.
+
+Ownership is proven one of three ways (CustomerAddress.Method):
+- ``signature``: the customer signs a one-time challenge with the address's key
+  (EIP-191 on EVM, TRON's message signing, a Bitcoin signed message on BTC);
+- ``micropayment``: the customer sends a stated small amount from the address to the
+  tenant's deposit address; staff or a task marks it seen;
+- ``evidence``: the customer uploads evidence; staff review it (work order
+  ``atm.va.address_verify`` when the approvals engine is installed, the admin review queue always).
+
+A verified address becomes usable ``settings.ADDRESS_COOLDOWN`` after verification.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from decimal import Decimal
+from pathlib import PurePath
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from chains.adapters import adapter_for
+from chains.addresses import address_normalize
+from chains.models import Network
+from withdrawals.models.addresses import AddressChallenge, AddressStatusChange, CustomerAddress
+from withdrawals_site.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+Status = CustomerAddress.Status
+Method = CustomerAddress.Method
+
+WORK_ORDER_TYPE = "atm.va.address_verify"
+# Codes this module adds to the public list (status passed explicitly until errors.py lists them).
+INVALID_SIGNATURE = ("invalid_signature", 400)
+CHALLENGE_EXPIRED = ("challenge_expired", 400)
+CHALLENGE_USED = ("challenge_used", 409)
+MICROPAYMENT_UNAVAILABLE = ("micropayment_unavailable", 409)
+MICROPAYMENT_NOT_EXPECTED = ("micropayment_not_expected", 409)
+MICROPAYMENT_MISMATCH = ("micropayment_mismatch", 400)
+
+MAX_SIGNATURE_LENGTH = 1000
+EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
+EVIDENCE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".pdf"}
+LABEL_MAX_LENGTH = 100
+
+
+def _error(code_status: tuple[str, int], detail: str, *, field: str | None = None) -> DomainError:
+    code, status = code_status
+    return DomainError(code, detail, field=field, status=status)
+
+
+# --- the recipe ---------------------------------------------------------------------------
+
+def _lock(address: CustomerAddress) -> CustomerAddress:
+    """The row again, locked for this transaction (only the address row, not its joins)."""
+    return (CustomerAddress.objects.select_for_update(of=("self",))
+            .select_related("network__native_currency", "customer__user", "customer__tenant")
+            .get(pk=address.pk))
+
+
+_PARTICIPLES = {"verify": "verified", "reject": "rejected", "revoke": "revoked",
+                "submit_for_review": "submitted for review"}
+
+
+def _move(address: CustomerAddress, transition_name: str, *, actor, reason: str, fields: tuple[str, ...] = ()) -> None:
+    """Check and apply one FSM move on a locked row; save; write its history row."""
+    transition = getattr(address, transition_name)
+    old = address.status
+    if not can_proceed(transition):
+        raise DomainError("invalid_transition", f"An address that is {old.replace('_', ' ')} cannot be "
+                                                f"{_PARTICIPLES[transition_name]}.")
+    transition()
+    address.save(update_fields=["status", "updated_at", *fields])
+    AddressStatusChange.objects.create(address=address, from_status=old, to_status=address.status,
+                                       actor=actor, reason=reason)
+
+
+def _verify(address: CustomerAddress, *, actor, method: str, reason: str, fields: tuple[str, ...] = ()) -> None:
+    now = timezone.now()
+    address.verification_method = method
+    address.verified_at = now
+    address.usable_from = now + settings.ADDRESS_COOLDOWN
+    _move(address, "verify", actor=actor, reason=reason,
+          fields=("verification_method", "verified_at", "usable_from", *fields))
+
+
+def _require_open(address: CustomerAddress, what: str) -> None:
+    """Ownership proofs are for addresses still awaiting verification."""
+    if address.status not in (Status.PENDING_VERIFICATION, Status.PENDING_REVIEW):
+        raise DomainError("invalid_transition",
+                          f"The address is {address.get_status_display().lower()}; {what} is not possible.")
+
+
+# --- register ----------------------------------------------------------------------------
+
+def _clean_text(value: str, *, field: str, max_length: int) -> str:
+    value = (value or "").strip()
+    if len(value) > max_length:
+        raise DomainError("validation_error", f"At most {max_length} characters.", field=field)
+    return value
+
+
+def address_create(*, customer, network_code: str, address: str, label: str = "", memo: str = "") -> CustomerAddress:
+    """Register an external address of ``customer`` on a network; it starts pending verification."""
+    network = Network.objects.select_related("native_currency").filter(code=(network_code or "").upper()).first()
+    if network is None:
+        raise DomainError("validation_error", f"Unknown network {network_code!r}.", field="network")
+    normalized = address_normalize(network=network, address=address)
+    label = _clean_text(label, field="label", max_length=LABEL_MAX_LENGTH)
+    memo = _clean_text(memo, field="memo", max_length=LABEL_MAX_LENGTH)
+    duplicate = DomainError("duplicate_address", f"You already have {normalized} on {network.code}.", field="address")
+    with transaction.atomic():
+        live = CustomerAddress.objects.filter(customer=customer, network=network, address=normalized,
+                                              status__in=CustomerAddress.ACTIVE_STATUSES)
+        if live.exists():
+            raise duplicate
+        try:
+            with transaction.atomic():  # the unique constraint settles a race between two requests
+                entry = CustomerAddress.objects.create(customer=customer, network=network, address=normalized,
+                                                       label=label, memo=memo)
+        except IntegrityError:
+            raise duplicate
+        AddressStatusChange.objects.create(address=entry, from_status="", to_status=entry.status,
+                                           actor=customer.user, reason="Registered by the customer.")
+    return entry
+
+
+# --- proof (a): signed challenge --------------------------------------------------------------
+
+def _challenge_message(address: CustomerAddress, *, nonce: str, expires_at) -> str:
+    customer = address.customer
+    return (
+        f"{customer.tenant.name}: proof of address ownership\n"
+        f"I, customer {customer.reference}, control this address and register it for withdrawals.\n"
+        f"Network: {address.network.code}\n"
+        f"Address: {address.address}\n"
+        f"Nonce: {nonce}\n"
+        f"Expires: {expires_at.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    )
+
+
+def address_challenge_issue(*, address: CustomerAddress) -> AddressChallenge:
+    """A one-time message for the customer to sign with the address's key (valid ADDRESS_CHALLENGE_TTL)."""
+    with transaction.atomic():
+        address = _lock(address)
+        _require_open(address, "a signature challenge")
+        nonce = secrets.token_hex(16)
+        expires_at = (timezone.now() + settings.ADDRESS_CHALLENGE_TTL).replace(microsecond=0)
+        return AddressChallenge.objects.create(
+            address=address, nonce=nonce, expires_at=expires_at,
+            message=_challenge_message(address, nonce=nonce, expires_at=expires_at))
+
+
+def _signature_valid(address: CustomerAddress, *, message: str, signature: str) -> bool:
+    """Whether the adapter accepts ``signature``; a malformed signature is simply not valid."""
+    adapter = adapter_for(address.network)
+    try:
+        return bool(adapter.verify_message(address=address.address, message=message, signature=signature))
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # untrusted input: whatever the library says, it is not a valid signature
+        logger.info("address %s: signature refused by the %s adapter: %s", address.pk, address.network.kind,
+                    type(exc).__name__)
+        return False
+
+
+def address_verify_signature(*, address: CustomerAddress, nonce: str, signature: str) -> CustomerAddress:
+    """Verify the address with a signature over one of its unexpired, unused challenges."""
+    now = timezone.now()
+    with transaction.atomic():
+        address = _lock(address)
+        _require_open(address, "verification")
+        challenge = (AddressChallenge.objects.select_for_update()
+                     .filter(address=address, nonce=str(nonce or "")).first())
+        if challenge is None:
+            raise _error(INVALID_SIGNATURE, "No such challenge for this address; request a new one.", field="nonce")
+        if challenge.used_at is not None:
+            raise _error(CHALLENGE_USED, "This challenge was already used; request a new one.", field="nonce")
+        if challenge.expires_at <= now:
+            raise _error(CHALLENGE_EXPIRED, "This challenge has expired; request a new one.", field="nonce")
+        signature = str(signature or "").strip()
+        if not signature or len(signature) > MAX_SIGNATURE_LENGTH or not _signature_valid(
+                address, message=challenge.message, signature=signature):
+            raise _error(INVALID_SIGNATURE, "The signature was not made by this address's key over the challenge.",
+                         field="signature")
+        challenge.used_at = now
+        challenge.save(update_fields=["used_at"])
+        _verify(address, actor=address.customer.user, method=Method.SIGNATURE,
+                reason=f"Signed challenge {challenge.nonce}.")
+    return address
+
+
+# --- proof (b): micropayment ------------------------------------------------------------------
+
+def _deposit_address(network: Network) -> str:
+    deposit = getattr(settings, "ADDRESS_MICROPAYMENT_DEPOSIT_ADDRESSES", {}).get(network.code, "")
+    if not deposit:
+        raise _error(MICROPAYMENT_UNAVAILABLE,
+                     f"Micropayment verification is not available on {network.code}; sign a challenge instead.",
+                     field="method")
+    return deposit
+
+
+def _micropayment_amount(network: Network) -> Decimal:
+    """A small random amount (1000–9999 units of at most 8 decimals) to tell payments apart."""
+    places = min(network.native_currency.decimals, 8)
+    taken = set(CustomerAddress.objects.filter(network=network, status=Status.PENDING_VERIFICATION,
+                                               micropayment_amount__isnull=False)
+                .values_list("micropayment_amount", flat=True))
+    for _ in range(20):
+        amount = Decimal(1000 + secrets.randbelow(9000)).scaleb(-places)
+        if amount not in taken:
+            return amount
+    return amount
+
+
+def address_micropayment_expect(*, address: CustomerAddress) -> CustomerAddress:
+    """State the amount the customer sends from the address to the tenant's deposit address.
+
+    Idempotent: asked again, the same amount and deposit address are answered.
+    """
+    with transaction.atomic():
+        address = _lock(address)
+        if address.status != Status.PENDING_VERIFICATION:
+            raise DomainError("invalid_transition", f"The address is {address.get_status_display().lower()}; "
+                                                    "a micropayment is not possible.")
+        if address.micropayment_amount is not None:
+            return address
+        address.micropayment_to = _deposit_address(address.network)
+        address.micropayment_amount = _micropayment_amount(address.network)
+        address.save(update_fields=["micropayment_to", "micropayment_amount", "updated_at"])
+    return address
+
+
+def address_micropayment_seen(*, address: CustomerAddress, actor, tx_hash: str, amount: Decimal | None = None,
+                              reason: str = "") -> CustomerAddress:
+    """Staff or a chain-watching task saw the expected micropayment: the address is verified."""
+    tx_hash = (tx_hash or "").strip()
+    if not tx_hash:
+        raise DomainError("validation_error", "The transaction hash is required.", field="tx_hash")
+    with transaction.atomic():
+        address = _lock(address)
+        if address.status == Status.VERIFIED and address.verification_method == Method.MICROPAYMENT:
+            return address  # seen twice (a task re-scanning): nothing to do
+        if address.micropayment_amount is None:
+            raise _error(MICROPAYMENT_NOT_EXPECTED, "No micropayment was requested for this address.")
+        if amount is not None and Decimal(amount) != address.micropayment_amount:
+            raise _error(MICROPAYMENT_MISMATCH, f"Expected {address.micropayment_amount.normalize():f}, "
+                                                f"saw {Decimal(amount).normalize():f}.", field="amount")
+        address.micropayment_tx_hash = tx_hash[:100]
+        _verify(address, actor=actor, method=Method.MICROPAYMENT,
+                reason=reason or f"Micropayment of {address.micropayment_amount.normalize():f} "
+                                 f"{address.network.native_currency.code} seen in {tx_hash}.",
+                fields=("micropayment_tx_hash",))
+    return address
+
+
+# --- proof (c): evidence and staff review -------------------------------------------------------
+
+def _check_evidence(file) -> None:
+    if file is None:
+        raise DomainError("validation_error", "The evidence file is required.", field="file")
+    if PurePath(file.name or "").suffix.lower() not in EVIDENCE_EXTENSIONS:
+        raise DomainError("validation_error", "Evidence must be a PNG, JPEG, WebP image or a PDF.", field="file")
+    if not file.size or file.size > EVIDENCE_MAX_BYTES:
+        raise DomainError("validation_error", f"Evidence must be 1 byte to {EVIDENCE_MAX_BYTES // 2**20} MB.",
+                          field="file")
+
+
+def _open_review_work_order(address: CustomerAddress):
+    """Open the ``atm.va.address_verify`` work order, if the approvals engine is installed.
+
+    Without it the address waits in the admin's review queue, where staff decide it directly.
+    """
+    try:
+        from approvals.services import work_order_open
+    except ImportError:
+        logger.info("address %s: approvals engine not installed; left in the review queue", address.pk)
+        return None
+    return work_order_open(
+        type=WORK_ORDER_TYPE,
+        subject=address,
+        maker=address.customer.user,
+        context={
+            "customer": address.customer.reference,
+            "network": address.network.code,
+            "address": address.address,
+            "label": address.label,
+            "evidence": address.evidence.name,
+        },
+    )
+
+
+def address_submit_evidence(*, address: CustomerAddress, file) -> CustomerAddress:
+    """Store the customer's evidence and put the address up for staff review."""
+    _check_evidence(file)
+    with transaction.atomic():
+        address = _lock(address)
+        if not can_proceed(address.submit_for_review):
+            raise DomainError("invalid_transition", f"The address is {address.get_status_display().lower()}; "
+                                                    "evidence cannot be submitted.")
+        address.evidence.save(PurePath(file.name).name, file, save=False)
+        address.verification_method = Method.EVIDENCE
+        _move(address, "submit_for_review", actor=address.customer.user, reason="Evidence submitted for review.",
+              fields=("evidence", "verification_method"))
+        _open_review_work_order(address)
+    return address
+
+
+def address_mark_verified(*, address: CustomerAddress, actor, method: str, reason: str = "") -> CustomerAddress:
+    """Staff (or the approvals engine, on approval of the work order) verify the address."""
+    if method not in Method.values:
+        raise DomainError("validation_error", f"Unknown verification method {method!r}.", field="method")
+    with transaction.atomic():
+        address = _lock(address)
+        if address.status == Status.VERIFIED:
+            return address
+        _verify(address, actor=actor, method=method, reason=reason or "Verified by staff review.")
+    return address
+
+
+def address_reject(*, address: CustomerAddress, actor, reason: str) -> CustomerAddress:
+    """Staff (or the approvals engine) refuse the address; the row stays as history."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("validation_error", "A reason is required.", field="reason")
+    with transaction.atomic():
+        address = _lock(address)
+        if address.status == Status.REJECTED:
+            return address
+        address.reason = reason
+        _move(address, "reject", actor=actor, reason=reason, fields=("reason",))
+    return address
+
+
+def address_revoke(*, address: CustomerAddress, actor, reason: str = "") -> CustomerAddress:
+    """Take the address out of the book (the App's DELETE); the row and its history stay."""
+    with transaction.atomic():
+        address = _lock(address)
+        if address.status == Status.REVOKED:
+            return address
+        address.reason = (reason or "").strip() or "Removed by the customer."
+        _move(address, "revoke", actor=actor, reason=address.reason, fields=("reason",))
+    return address
