@@ -1,0 +1,208 @@
+"""The ledger: accounts with stored balances and an append-only journal of balanced entries.
+
+Sign convention (see docs/LEDGER.md):
+
+* A leg's ``amount`` is signed: **positive = debit, negative = credit**. The legs of an entry sum
+  to zero per currency (a deferred constraint trigger checks it at commit).
+* An account's ``balance`` is kept on its **normal side**: ``balance = normal_sign * sum(legs)``,
+  where ``normal_sign`` is +1 for debit-normal accounts (the tenant's assets and the network-fee
+  expense) and -1 for credit-normal ones (what is owed to customers, fee revenue, the outside
+  world, a fee shortfall). So a positive balance is always "what the account holds", and a
+  negative one means overdrawn; a CHECK constraint refuses that for every kind but ``external``.
+
+The tables are written by the PL/pgSQL functions of ``ledger/sql/`` (one round trip per posting)
+and guarded by triggers: entries and legs refuse UPDATE and DELETE; a balance changes only by
+inserting a leg; each leg on a customer instrument account yields a ``SecuritiesPosting``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Case, Q, Value, When
+from django.db.models.functions import Now
+
+from chains.models import AmountField
+
+
+class AccountKind(models.TextChoices):
+    CUSTOMER_AVAILABLE = "customer_available", "Customer available"
+    CUSTOMER_HELD = "customer_held", "Customer held"
+    SUB_ACCOUNT = "sub_account", "Tenant sub-account"
+    MAIN_ACCOUNT = "main_account", "Tenant main account"
+    MAIN_RESERVED = "main_reserved", "Main account reserved"
+    NETWORK_FEE_EXPENSE = "network_fee_expense", "Network fees (expense)"
+    FEE_REVENUE = "fee_revenue", "Withdrawal fee revenue"
+    EXTERNAL = "external", "External (outside world)"
+    MAIN_SHORTFALL = "main_shortfall", "Main account fee shortfall"
+
+
+CUSTOMER_KINDS = (AccountKind.CUSTOMER_AVAILABLE, AccountKind.CUSTOMER_HELD)
+DEBIT_NORMAL_KINDS = (
+    AccountKind.SUB_ACCOUNT,
+    AccountKind.MAIN_ACCOUNT,
+    AccountKind.MAIN_RESERVED,
+    AccountKind.NETWORK_FEE_EXPENSE,
+)
+# Only the outside world may go either way; every other account refuses to be overdrawn.
+MAY_GO_NEGATIVE_KINDS = (AccountKind.EXTERNAL,)
+
+INSTRUMENT_REGEX = r"^VA/[A-Z0-9]{2,10}/[A-Z0-9]+[A-Z]{3}$"
+
+
+class EntryKind(models.TextChoices):
+    DEPOSIT = "deposit", "Deposit"
+    HOLD = "hold", "Hold (available → held)"
+    RELEASE = "release", "Release (held → available)"
+    SETTLE = "settle", "Settle (held → sub-account, revenue)"
+    FEE_RESERVE = "fee_reserve", "Fee reserve (main → reserved)"
+    FEE_RELEASE = "fee_release", "Fee release (reserved → main)"
+    FEE_BOOK = "fee_book", "Fee booked (network fee paid)"
+    MAIN_TOPUP = "main_topup", "Main account top-up"
+    SUB_TO_MAIN = "sub_to_main", "Sub-account → main account"
+
+
+class Account(models.Model):
+    """One balance: owner (a customer, or the tenant), currency, instrument (customer accounts
+    only) and kind. The balance is stored and changes only through journal legs."""
+
+    tenant = models.ForeignKey(
+        "customers.Tenant", on_delete=models.PROTECT, related_name="ledger_accounts",
+        help_text="The tenant whose books hold this account (for a customer account: the customer's tenant).")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_accounts",
+        help_text="Owner of a customer account; empty for the tenant's own accounts.")
+    currency = models.ForeignKey(
+        "chains.Currency", to_field="code", db_column="currency", on_delete=models.PROTECT, related_name="+",
+        help_text="Currency code of every amount on this account.")
+    instrument = models.CharField(
+        max_length=40, blank=True,
+        help_text="Securities instrument VA/<VENUE>/<CURRENCY><QUOTE>, e.g. VA/HAS/ETHUSD; "
+                  "customer accounts only, empty for tenant accounts.")
+    kind = models.CharField(max_length=24, choices=AccountKind.choices)
+    normal_sign = models.GeneratedField(
+        expression=Case(When(kind__in=DEBIT_NORMAL_KINDS, then=Value(1)), default=Value(-1)),
+        output_field=models.SmallIntegerField(), db_persist=True,
+        help_text="+1: debit-normal (tenant assets, expense); -1: credit-normal (owed to customers, "
+                  "revenue, outside world). balance = normal_sign × sum of legs.")
+    balance = AmountField(
+        default=0, editable=False,
+        help_text="Normal-side balance: what the account holds. Kept equal to normal_sign × sum of its "
+                  "legs by a trigger; never negative except for the external account.")
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "ledger_account"
+        ordering = ["tenant_id", "customer_id", "currency_id", "instrument", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "currency", "kind", "instrument"],
+                                    condition=Q(customer__isnull=False), name="ledger_account_customer_unique"),
+            models.UniqueConstraint(fields=["tenant", "currency", "kind"],
+                                    condition=Q(customer__isnull=True), name="ledger_account_tenant_unique"),
+            models.CheckConstraint(
+                condition=Q(balance__gte=0) | Q(kind__in=MAY_GO_NEGATIVE_KINDS), name="ledger_account_not_overdrawn"),
+            models.CheckConstraint(
+                condition=(Q(kind__in=CUSTOMER_KINDS, customer__isnull=False, instrument__regex=INSTRUMENT_REGEX)
+                           | (~Q(kind__in=CUSTOMER_KINDS) & Q(customer__isnull=True, instrument=""))),
+                name="ledger_account_owner_matches_kind"),
+            models.CheckConstraint(condition=Q(kind__in=AccountKind.values), name="ledger_account_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["kind", "currency"], name="ledger_account_kind_cur")]
+
+    def __str__(self) -> str:
+        owner = f"customer {self.customer_id}" if self.customer_id else f"tenant {self.tenant_id}"
+        where = f" {self.instrument}" if self.instrument else ""
+        return f"{owner} {self.currency_id}{where} {self.kind}"
+
+
+class JournalEntry(models.Model):
+    """One posting: a set of legs summing to zero per currency. Never updated nor deleted."""
+
+    reference = models.CharField(
+        max_length=200, unique=True,
+        help_text="Idempotency reference given by the caller (e.g. withdrawal:42:hold). The same reference "
+                  "posts once; reusing it for another posting is refused (ledger_reference_conflict).")
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    tenant = models.ForeignKey("customers.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="+", help_text="The customer concerned, if any.")
+    currency = models.ForeignKey("chains.Currency", to_field="code", db_column="currency",
+                                 on_delete=models.PROTECT, related_name="+", db_index=False)
+    request = models.JSONField(
+        editable=False,
+        help_text="The normalised arguments of the service call; a replay of the reference must match them.")
+    memo = models.TextField(blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False, db_index=True)
+
+    class Meta:
+        db_table = "ledger_entry"
+        ordering = ["-id"]
+        verbose_name_plural = "journal entries"
+        constraints = [models.CheckConstraint(condition=Q(kind__in=EntryKind.values), name="ledger_entry_kind_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.reference}"
+
+
+class JournalLeg(models.Model):
+    """A debit (amount > 0) or credit (amount < 0) of one account within an entry."""
+
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="legs")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="legs", db_index=False)
+    currency = models.ForeignKey("chains.Currency", to_field="code", db_column="currency",
+                                 on_delete=models.PROTECT, related_name="+", db_index=False,
+                                 help_text="The account's currency (checked by the trigger that applies the leg).")
+    amount = AmountField(help_text="Signed: positive = debit, negative = credit. Never zero.")
+
+    class Meta:
+        db_table = "ledger_leg"
+        ordering = ["id"]
+        verbose_name = "journal leg"
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="ledger_leg_amount_not_zero")]
+        indexes = [models.Index(fields=["account", "id"], name="ledger_leg_account_id")]
+
+    def __str__(self) -> str:
+        return f"{'Dr' if self.amount > 0 else 'Cr'} {abs(self.amount)} {self.currency_id} → account {self.account_id}"
+
+    @property
+    def debit(self):
+        return self.amount if self.amount > 0 else None
+
+    @property
+    def credit(self):
+        return -self.amount if self.amount < 0 else None
+
+
+class SecuritiesPosting(models.Model):
+    """What the securities account must book: one row per leg on a customer instrument account,
+    written by the leg trigger. Exported as CSV from the admin, then marked synced."""
+
+    leg = models.OneToOneField(JournalLeg, on_delete=models.PROTECT, related_name="securities_posting")
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="securities_postings",
+                              db_index=False)
+    reference = models.CharField(max_length=200, help_text="The journal entry's reference.")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
+    instrument = models.CharField(max_length=40, help_text="Combined instrument code, e.g. VA/HAS/ETHUSD.")
+    currency = models.ForeignKey("chains.Currency", to_field="code", db_column="currency",
+                                 on_delete=models.PROTECT, related_name="+", db_index=False)
+    account_kind = models.CharField(max_length=24, choices=AccountKind.choices,
+                                    help_text="Available or held position of the instrument.")
+    quantity = AmountField(help_text="Signed change of the customer's position: + in, − out.")
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    synced_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                     help_text="When staff marked it as booked in the securities account.")
+    synced_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                  editable=False, related_name="+")
+
+    class Meta:
+        db_table = "ledger_securities_posting"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["id"], condition=Q(synced_at__isnull=True), name="ledger_sec_unsynced")]
+        constraints = [
+            models.CheckConstraint(condition=Q(synced_at__isnull=True, synced_by__isnull=True)
+                                   | Q(synced_at__isnull=False, synced_by__isnull=False),
+                                   name="ledger_sec_synced_by_with_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.quantity:+} ({self.reference})"
