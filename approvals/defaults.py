@@ -1,0 +1,50 @@
+"""The flows and groups a fresh installation starts with (documented in docs/APPROVALS.md).
+
+Migration 0003 seeds them; ``approvals.services`` also creates a type's default flow the first
+time a work order of that type opens without any flow configured (e.g. on an emptied database),
+so a work order never opens without a human step. Staff edit the flows in the admin.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from approvals.models import Condition, WorkOrderType
+
+WITHDRAWAL_APPROVERS = "Withdrawal approvers"
+COMPLIANCE = "Compliance"
+TREASURY = "Treasury"
+ADDRESS_REVIEWERS = "Address reviewers"
+
+DEFAULT_GROUPS = (WITHDRAWAL_APPROVERS, COMPLIANCE, TREASURY, ADDRESS_REVIEWERS)
+
+# HKD value at or above which the default withdrawal flow asks Treasury for two sign-offs.
+TREASURY_SIGN_OFF_HKD = Decimal("1000000")
+
+# type -> steps: (name, group, approvals_required, condition, threshold, threshold_currency)
+DEFAULT_FLOWS: dict[str, list[tuple]] = {
+    WorkOrderType.COIN_WITHDRAW_APPLY: [
+        ("Operations check", WITHDRAWAL_APPROVERS, 1, Condition.ALWAYS, None, ""),
+        ("Compliance review", COMPLIANCE, 1, Condition.SCREENING_ALERT, None, ""),
+        ("Treasury sign-off", TREASURY, 2, Condition.VALUE_GTE, TREASURY_SIGN_OFF_HKD, "HKD"),
+    ],
+    WorkOrderType.ADDRESS_VERIFY: [
+        ("Address review", ADDRESS_REVIEWERS, 1, Condition.ALWAYS, None, ""),
+    ],
+    WorkOrderType.MAIN_ACCOUNT_TOPUP: [
+        ("Treasury approval", TREASURY, 1, Condition.ALWAYS, None, ""),
+    ],
+    WorkOrderType.SUB_TO_MAIN_TRANSFER: [
+        ("Treasury approval", TREASURY, 1, Condition.ALWAYS, None, ""),
+    ],
+}
+
+# Model permissions each default group gets (so its members can use the admin pages).
+GROUP_PERMISSIONS: dict[str, list[str]] = {
+    WITHDRAWAL_APPROVERS: ["view_workorder", "view_myqueue", "capture_travel_rule", "view_pricequote"],
+    COMPLIANCE: ["view_workorder", "view_myqueue", "capture_travel_rule", "view_risklistentry",
+                 "add_risklistentry", "change_risklistentry", "view_approvalflow"],
+    TREASURY: ["view_workorder", "view_myqueue", "view_feereserverequest", "add_feereserverequest",
+               "view_pricequote", "add_pricequote", "change_pricequote"],
+    ADDRESS_REVIEWERS: ["view_workorder", "view_myqueue"],
+}

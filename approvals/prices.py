@@ -1,0 +1,36 @@
+"""Values in USD/HKD from the staff-maintained price table (``PriceQuote``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+
+from approvals.models import PriceQuote
+
+# A quote older than this is not used (the value is unknown, so value conditions apply).
+DEFAULT_MAX_AGE = timedelta(days=7)
+
+
+def price_max_age() -> timedelta:
+    return getattr(settings, "PRICE_QUOTE_MAX_AGE", DEFAULT_MAX_AGE)
+
+
+def value_in(*, currency, amount: Decimal, quote: str) -> Decimal | None:
+    """``amount`` of ``currency`` (a code or a Currency) valued in ``quote`` (USD or HKD).
+
+    None when there is no quote for the pair, or it is older than PRICE_QUOTE_MAX_AGE: callers
+    treat an unknown value as "at or above any threshold" (fail safe).
+    """
+    code = getattr(currency, "code", currency)
+    row = (PriceQuote.objects.filter(currency__code=code, quote=quote.upper())
+           .only("price", "updated_at").first())
+    if row is None or row.updated_at < timezone.now() - price_max_age():
+        return None
+    return (Decimal(amount) * row.price).quantize(Decimal("0.01"))
+
+
+def travel_rule_threshold_hkd() -> Decimal:
+    return Decimal(str(getattr(settings, "TRAVEL_RULE_THRESHOLD_HKD", "8000")))
