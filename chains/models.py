@@ -85,6 +85,9 @@ class Coin(models.Model):
                                      help_text="Currency the network fee is paid in from the main account.")
     confirmations = models.PositiveIntegerField(validators=[MinValueValidator(1)],
                                                 help_text="Confirmations before the withdrawal counts as credited.")
+    fee_cap = AmountField(null=True, blank=True,
+                          help_text="Most network fee one withdrawal may pay (fee currency); empty: no cap. "
+                                    "A send whose fee would exceed it waits instead of overpaying.")
     network_fee_estimate = AmountField(null=True, blank=True, editable=False,
                                        help_text="Latest network fee estimate read from the chain.")
     network_fee_estimated_at = models.DateTimeField(null=True, blank=True, editable=False)

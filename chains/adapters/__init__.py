@@ -42,7 +42,7 @@ def network_config(network) -> NetworkConfig:
 
 def coin_config(coin) -> CoinConfig:
     return CoinConfig(currency=coin.currency.code, decimals=coin.currency.decimals,
-                      contract_address=coin.contract_address)
+                      contract_address=coin.contract_address, fee_cap=coin.fee_cap)
 
 
 def adapter_for(network) -> ChainAdapter:
