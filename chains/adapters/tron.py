@@ -95,7 +95,7 @@ def address_hex(address: str) -> str:
     return base58.b58decode_check(normalize_address(address)).hex()
 
 
-def address_of_key(private_key: bytes) -> str:
+def address_from_private_key(private_key: bytes) -> str:
     return PrivateKey(private_key).public_key.to_base58check_address()
 
 
@@ -321,7 +321,7 @@ class TronAdapter(ChainAdapter):
         ref_block_id = block.get("blockID", "")
         if len(ref_block_id) != 64:
             raise TransientChainError("The node returned no latest block.")
-        sender = address_of_key(private_key)
+        sender = address_from_private_key(private_key)
         fee_limit = self.fee_limit_sun(coin) if coin.is_token else 0
         raw_data = transfer_raw_data(
             coin=coin, sender=sender, to_address=normalize_address(to_address),

@@ -29,8 +29,8 @@ from chains.adapters.tron import (
     TRANSFER_SELECTOR,
     TransactionExpired,
     TronAdapter,
+    address_from_private_key,
     address_hex,
-    address_of_key,
     encode_raw_data,
     recover_signer,
     sign_message,
@@ -361,7 +361,7 @@ def test_message_signature_matches_tronpy_and_verifies():
     signature = sign_message(KEY, "withdrawal address proof")
     tronpy_signature = PrivateKey(KEY).sign_msg(b"withdrawal address proof").hex()
     assert signature[2:130] == tronpy_signature[:128]
-    assert address_of_key(KEY) == SENDER
+    assert address_from_private_key(KEY) == SENDER
     assert verify_message(address=SENDER, message="withdrawal address proof", signature=signature)
     assert verify_message(address=SENDER, message="withdrawal address proof", signature=tronpy_signature)
 
