@@ -178,15 +178,15 @@ def address_verify_signature(*, address: CustomerAddress, nonce: str, signature:
     now = timezone.now()
     with transaction.atomic():
         address = _lock(address)
-        _require_open(address, "verification")
         challenge = (AddressChallenge.objects.select_for_update()
                      .filter(address=address, nonce=str(nonce or "")).first())
         if challenge is None:
             raise _error(INVALID_SIGNATURE, "No such challenge for this address; request a new one.", field="nonce")
-        if challenge.used_at is not None:
+        if challenge.used_at is not None:  # a replay: each challenge proves ownership once
             raise _error(CHALLENGE_USED, "This challenge was already used; request a new one.", field="nonce")
         if challenge.expires_at <= now:
             raise _error(CHALLENGE_EXPIRED, "This challenge has expired; request a new one.", field="nonce")
+        _require_open(address, "verification")
         signature = str(signature or "").strip()
         if not signature or len(signature) > MAX_SIGNATURE_LENGTH or not _signature_valid(
                 address, message=challenge.message, signature=signature):
