@@ -1,1 +1,89 @@
-"""Admin for withdrawal orders."""
+"""Admin for withdrawal orders: read-only records; every move goes through a service."""
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
+from withdrawals.services.orders import withdrawal_reject, withdrawal_resubmit
+from withdrawals_site.admin_tools import action_with_reason, run_service_per_object
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class StatusHistoryInline(ReadOnlyInline):
+    model = WithdrawalStatusChange
+    fields = ("at", "from_status", "to_status", "actor", "reason")
+    readonly_fields = fields
+    verbose_name_plural = "Status history (who, when, from, to, why)"
+
+
+class TransactionInline(ReadOnlyInline):
+    model = WithdrawalTransaction
+    fields = ("created_at", "tx_hash", "state", "nonce", "max_fee", "fee_bump", "send_attempts")
+    readonly_fields = fields
+    verbose_name_plural = "Signed transactions (stored before sending; a fee bump adds a candidate)"
+
+
+@admin.register(WithdrawalOrder)
+class WithdrawalOrderAdmin(admin.ModelAdmin):
+    list_display = ("id", "customer", "coin", "amount", "status_badge", "confirmations_display", "short_tx",
+                    "created_at")
+    list_filter = ("status", "coin__network", "coin__currency", "created_at")
+    search_fields = ("=id", "destination", "tx_hash", "customer__reference", "customer__user__username")
+    list_select_related = ("customer__user", "coin__currency", "coin__network")
+    date_hierarchy = "created_at"
+    inlines = [StatusHistoryInline, TransactionInline]
+    actions = ["reject_before_sending", "resubmit_after_topup"]
+    fieldsets = (
+        ("Request", {"fields": ("customer", "coin", "address", "destination", "amount", "customer_fee",
+                                "network_fee_estimate", "split", "travel_rule", "created_at")}),
+        ("Status", {"fields": ("status", "last_error", "updated_at", "completed_at")}),
+        ("On chain", {"fields": ("tx_hash", "confirmations", "block_number", "block_hash", "fee_reserved",
+                                 "fee_paid")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # orders come from the App
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        colour = {"completed": "#2e7d32", "failed": "#c62828", "rejected": "#c62828", "cancelled": "#757575",
+                  "awaiting_fee": "#ef6c00"}.get(obj.status, "#1565c0")
+        return format_html('<b style="color:{}">{}</b>', colour, obj.get_status_display())
+
+    @admin.display(description="confirmations")
+    def confirmations_display(self, obj):
+        return f"{obj.confirmations}/{obj.coin.confirmations}" if obj.tx_hash else "—"
+
+    @admin.display(description="tx")
+    def short_tx(self, obj):
+        return f"{obj.tx_hash[:10]}…" if obj.tx_hash else ""
+
+    reject_before_sending = action_with_reason(
+        name="reject_before_sending", description="Reject (approved or awaiting fee, before sending)",
+        service=lambda order, actor, reason: withdrawal_reject(order=order, actor=actor, reason=reason),
+        done="Rejected and released")
+
+    @admin.action(description='Resubmit ("Insufficient main account fees" resolved)',
+                  permissions=["resubmit"])
+    def resubmit_after_topup(self, request, queryset):
+        run_service_per_object(self, request, queryset,
+                               lambda order: withdrawal_resubmit(order=order, actor=request.user), "Resubmitted")
+
+    def has_resubmit_permission(self, request):
+        return request.user.has_perm("withdrawals.resubmit_withdrawal")

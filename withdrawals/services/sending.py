@@ -1,0 +1,180 @@
+"""The moves of an approved withdrawal on its way to the chain (SPEC.md, "Withdrawal order").
+
+The pipeline in ``chains.pipeline`` talks to the node and calls these; each is one transaction
+on the locked order with its audit row and its ledger posting. They are safe to call twice:
+a move already made is a no-op, so a task retried after a crash cannot double-book.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from chains.adapters import SignedTransaction, TxStatus
+from ledger.services import ledger_fee_book, ledger_fee_release, ledger_fee_reserve, ledger_release, ledger_settle
+from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
+from withdrawals.services.orders import _locked, _move, _split
+from withdrawals_site.errors import DomainError
+
+Status = WithdrawalOrder.Status
+TxState = WithdrawalTransaction.State
+INSUFFICIENT_FEES = "Insufficient main account fees"
+
+
+def withdrawal_reserve_fee(*, order: WithdrawalOrder | int, amount: Decimal) -> WithdrawalOrder:
+    """Reserve the network fee on the tenant's main account, or park the order in awaiting_fee."""
+    with transaction.atomic():
+        order = _locked(order)
+        if order.status != Status.APPROVED or order.fee_reserved >= amount:
+            return order
+        extra = amount - order.fee_reserved
+        try:
+            with transaction.atomic():
+                ledger_fee_reserve(tenant=order.customer.tenant, currency=order.coin.fee_currency.code,
+                                   amount=extra, reference=f"withdrawal:{order.pk}:fee-reserve:{amount}")
+        except DomainError as error:
+            if error.code != "insufficient_main_account_fees":
+                raise
+            order.last_error = INSUFFICIENT_FEES
+            _move(order, "wait_for_fee", actor=None, reason=INSUFFICIENT_FEES, fields=("last_error",))
+            return order
+        order.fee_reserved = amount
+        order.save(update_fields=["fee_reserved", "updated_at"])
+    return order
+
+
+def withdrawal_store_signed(*, order: WithdrawalOrder | int, signed: SignedTransaction,
+                            fee_bump: int = 0) -> WithdrawalTransaction:
+    """Keep the signed transaction *before* it is sent; approved → broadcasting.
+
+    A fee bump adds another candidate to an order already broadcasting or confirming.
+    """
+    with transaction.atomic():
+        order = _locked(order)
+        tx = WithdrawalTransaction.objects.create(
+            order=order, tx_hash=signed.tx_hash, raw=signed.raw, sender=signed.sender, nonce=signed.nonce,
+            max_fee=signed.max_fee, fee_bump=fee_bump, meta=signed.meta)
+        order.tx_hash = signed.tx_hash
+        if order.status == Status.APPROVED:
+            _move(order, "start_broadcast", actor=None, reason=f"Signed {signed.tx_hash}", fields=("tx_hash",))
+        elif order.status in (Status.BROADCASTING, Status.CONFIRMING):
+            order.save(update_fields=["tx_hash", "updated_at"])
+        else:
+            raise DomainError("invalid_transition", f"A {order.status} withdrawal takes no new transaction.")
+    return tx
+
+
+def withdrawal_mark_sent(*, order: WithdrawalOrder | int, tx_hash: str) -> WithdrawalOrder:
+    """The node accepted the transaction: broadcasting → confirming."""
+    with transaction.atomic():
+        order = _locked(order)
+        WithdrawalTransaction.objects.filter(order=order, tx_hash=tx_hash, state=TxState.SIGNED).update(
+            state=TxState.SENT)
+        if order.status == Status.BROADCASTING:
+            order.last_error = ""
+            _move(order, "accepted_by_node", actor=None, reason=f"Accepted by the node: {tx_hash}",
+                  fields=("last_error",))
+    return order
+
+
+def withdrawal_record_status(*, order: WithdrawalOrder | int, status: TxStatus) -> WithdrawalOrder:
+    """What the sweep saw of one candidate: confirmations so far, completion at the coin's depth."""
+    with transaction.atomic():
+        order = _locked(order)
+        if order.status != Status.CONFIRMING or status.state != TxStatus.INCLUDED:
+            return order  # a reverted or vanished transaction never completes an order
+        order.tx_hash = status.tx_hash
+        order.confirmations = status.confirmations
+        order.block_number = status.block_number
+        order.block_hash = status.block_hash or ""
+        fields = ("tx_hash", "confirmations", "block_number", "block_hash")
+        if status.confirmations < order.coin.confirmations:
+            order.save(update_fields=(*fields, "updated_at"))
+            return order
+        _settle(order, status)
+        _move(order, "complete", actor=None, reason=f"{status.confirmations} confirmations: credited",
+              fields=(*fields, "fee_paid", "fee_reserved", "completed_at"))
+    return order
+
+
+def withdrawal_record_confirmations(*, statuses: dict[int, TxStatus]) -> int:
+    """The sweep's progress below the required depth, for many orders in one UPDATE: tx hash,
+    confirmations and block of each confirming order. No state moves (those go one by one through
+    withdrawal_record_status / _fail / _rebroadcast); orders no longer confirming are left alone.
+    Returns how many rows changed."""
+    if not statuses:
+        return 0
+    rows = [(order_id, s.tx_hash, s.confirmations, s.block_number, s.block_hash or "")
+            for order_id, s in statuses.items()]
+    values = ", ".join(["(%s::bigint, %s::varchar, %s::integer, %s::bigint, %s::varchar)"] * len(rows))
+    table = WithdrawalOrder._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS o SET tx_hash = v.tx_hash, confirmations = v.confirmations, "
+            f"block_number = v.block_number, block_hash = v.block_hash, updated_at = %s "
+            f"FROM (VALUES {values}) AS v(id, tx_hash, confirmations, block_number, block_hash) "
+            f"WHERE o.id = v.id AND o.status = %s",
+            [timezone.now(), *[x for row in rows for x in row], Status.CONFIRMING])
+        return cursor.rowcount
+
+
+def _settle(order: WithdrawalOrder, status: TxStatus) -> None:
+    tenant = order.customer.tenant
+    ledger_settle(customer=order.customer, currency=order.coin.currency.code, split=_split(order),
+                  customer_fee=order.customer_fee, reference=f"withdrawal:{order.pk}:settle")
+    actual = status.fee_paid if status.fee_paid is not None else order.fee_reserved
+    ledger_fee_book(tenant=tenant, currency=order.coin.fee_currency.code, reserved=order.fee_reserved,
+                    actual=actual, reference=f"withdrawal:{order.pk}:fee-book")
+    order.fee_paid = actual
+    order.fee_reserved = Decimal("0")
+    order.completed_at = timezone.now()
+    WithdrawalTransaction.objects.filter(order=order, tx_hash=status.tx_hash).update(state=TxState.CONFIRMED)
+    WithdrawalTransaction.objects.filter(order=order).exclude(tx_hash=status.tx_hash).exclude(
+        state=TxState.FAILED).update(state=TxState.REPLACED)
+
+
+def withdrawal_fail(*, order: WithdrawalOrder | int, reason: str, fee_paid: Decimal | None = None
+                    ) -> WithdrawalOrder:
+    """Permanent failure: principal released; the fee actually spent (a reverted tx) is booked."""
+    with transaction.atomic():
+        order = _locked(order)
+        if order.status == Status.FAILED:
+            return order
+        tenant, fee_currency = order.customer.tenant, order.coin.fee_currency.code
+        ledger_release(customer=order.customer, currency=order.coin.currency.code, split=_split(order),
+                       reference=f"withdrawal:{order.pk}:release")
+        if fee_paid:
+            ledger_fee_book(tenant=tenant, currency=fee_currency, reserved=order.fee_reserved, actual=fee_paid,
+                            reference=f"withdrawal:{order.pk}:fee-book")
+        elif order.fee_reserved:
+            ledger_fee_release(tenant=tenant, currency=fee_currency, amount=order.fee_reserved,
+                               reference=f"withdrawal:{order.pk}:fee-release:fail")
+        order.fee_paid = fee_paid
+        order.fee_reserved = Decimal("0")
+        order.last_error = reason
+        WithdrawalTransaction.objects.filter(order=order).update(state=TxState.FAILED)
+        _move(order, "fail", actor=None, reason=reason, fields=("fee_paid", "fee_reserved", "last_error"))
+    return order
+
+
+def withdrawal_rebroadcast(*, order: WithdrawalOrder | int, reason: str) -> WithdrawalOrder:
+    """The transaction left the chain (re-org or dropped): back to broadcasting, same signed tx."""
+    with transaction.atomic():
+        order = _locked(order)
+        if order.status != Status.CONFIRMING:
+            return order
+        order.confirmations = 0
+        order.block_number = None
+        order.block_hash = ""
+        WithdrawalTransaction.objects.filter(order=order, state=TxState.SENT).update(state=TxState.SIGNED)
+        _move(order, "start_broadcast", actor=None, reason=reason,
+              fields=("confirmations", "block_number", "block_hash"))
+    return order
+
+
+def withdrawal_note_error(*, order: WithdrawalOrder | int, error: str) -> None:
+    """A transient problem (node unreachable): shown on the order, state unchanged."""
+    WithdrawalOrder.objects.filter(pk=order.pk if isinstance(order, WithdrawalOrder) else order).update(
+        last_error=error[:2000], updated_at=timezone.now())

@@ -1,0 +1,266 @@
+"""Demo data: networks, currencies, coins (with the demo ERC-20 deployed to the local chain),
+the tenant and its fee reserve, staff in their approval groups, and two customers ready to
+withdraw. Idempotent: a second run changes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from chains.models import Coin, Currency, Network
+from customers.models import Customer, Tenant
+from withdrawals_site.demo import DEMO_PASSWORD
+
+# anvil's first dev account (default mnemonic): funds the hot wallet and owns the demo token.
+ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+# Customer wallets: anvil dev account 9, a bitcoinlib_test address, a TRON address.
+DEMO_ADDRESSES = {
+    "ETH": "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
+    "TRON": "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8",
+}
+TRON_USDT_CONTRACT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+PRICES = {"ETH": ("3000", "23400"), "BTC": ("60000", "468000"), "USDT": ("1", "7.8"), "TRX": ("0.1", "0.78")}
+STAFF = {  # username -> approval groups
+    "ops1": ["Withdrawal approvers", "Address reviewers"],
+    "ops2": ["Withdrawal approvers"],
+    "compliance1": ["Compliance"],
+    "treasury1": ["Treasury"],
+}
+CONSOLE_STAFF_GROUP = "Console staff"
+# What every demo staff member may see in the admin; acting is decided by the approval groups.
+CONSOLE_STAFF_PERMISSIONS = [
+    "chains.view_network", "chains.view_currency", "chains.view_coin", "chains.change_coin",
+    "customers.view_customer", "customers.view_tenant",
+    "withdrawals.view_withdrawalorder", "withdrawals.change_withdrawalorder", "withdrawals.resubmit_withdrawal",
+    "withdrawals.view_customeraddress", "withdrawals.change_customeraddress",
+    "ledger.view_account", "ledger.view_journalentry", "ledger.view_securitiesposting",
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo data (idempotent)."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            currencies = self._currencies()
+            networks = self._networks(currencies)
+            tenant, _ = Tenant.objects.get_or_create(
+                venue_code="HAS", defaults={"name": "Demo Broker Ltd", "quote_currencies": ["USD", "HKD"]})
+            coins = self._coins(currencies, networks)
+            self._prices(currencies)
+            staff = self._staff()
+            customers = self._customers(tenant)
+        self._chain(coins, networks)
+        self._money(tenant, customers, staff)
+        with transaction.atomic():
+            self._addresses(customers, networks)
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+
+    # --- reference data ------------------------------------------------------------------------
+    def _currencies(self) -> dict[str, Currency]:
+        specs = {"BTC": ("Bitcoin", 8), "ETH": ("Ether", 18), "USDT": ("Tether USD", 6), "TRX": ("TRON", 6)}
+        return {code: Currency.objects.get_or_create(code=code, defaults={"name": name, "decimals": decimals})[0]
+                for code, (name, decimals) in specs.items()}
+
+    def _networks(self, cur) -> dict[str, Network]:
+        specs = {
+            "ETH": dict(name="Ethereum (local anvil)", kind="evm", native_currency=cur["ETH"], chain_id=31337,
+                        confirmations=3),
+            "BTC": dict(name="Bitcoin (bitcoinlib test chain)", kind="utxo", native_currency=cur["BTC"],
+                        address_network="bitcoinlib_test", confirmations=2),
+            "TRON": dict(name="TRON (recorded node)", kind="tron", native_currency=cur["TRX"],
+                         address_network="mainnet", confirmations=1),
+        }
+        return {code: Network.objects.get_or_create(code=code, defaults=spec)[0] for code, spec in specs.items()}
+
+    def _coins(self, cur, net) -> dict[str, Coin]:
+        specs = {
+            "ETH/ETH": dict(currency=cur["ETH"], network=net["ETH"], decimals=8, min_amount=Decimal("0.001"),
+                            max_amount=Decimal("50"), daily_limit=Decimal("100"), customer_fee=Decimal("0.0005"),
+                            fee_currency=cur["ETH"], confirmations=3),
+            "USDT/ETH": dict(currency=cur["USDT"], network=net["ETH"], decimals=6, min_amount=Decimal("10"),
+                             max_amount=Decimal("100000"), daily_limit=Decimal("200000"), customer_fee=Decimal("1"),
+                             fee_currency=cur["ETH"], confirmations=3),
+            "BTC/BTC": dict(currency=cur["BTC"], network=net["BTC"], decimals=8, min_amount=Decimal("0.0001"),
+                            max_amount=Decimal("5"), daily_limit=Decimal("10"), customer_fee=Decimal("0.00002"),
+                            fee_currency=cur["BTC"], confirmations=2),
+            "USDT/TRON": dict(currency=cur["USDT"], network=net["TRON"], decimals=6, min_amount=Decimal("10"),
+                              max_amount=Decimal("100000"), daily_limit=Decimal("200000"),
+                              customer_fee=Decimal("1"), fee_currency=cur["TRX"], confirmations=1,
+                              contract_address=TRON_USDT_CONTRACT),
+        }
+        coins = {}
+        for name, spec in specs.items():
+            coin, created = Coin.objects.get_or_create(currency=spec.pop("currency"), network=spec.pop("network"),
+                                                       defaults={**spec, "enabled": True})
+            if created:
+                coin.full_clean()
+            coins[name] = coin
+        return coins
+
+    def _prices(self, cur) -> None:
+        from approvals.models import PriceQuote
+
+        for code, (usd, hkd) in PRICES.items():
+            for quote, price in (("USD", usd), ("HKD", hkd)):
+                PriceQuote.objects.get_or_create(currency=cur[code], quote=quote, defaults={"price": Decimal(price)})
+
+    # --- people ------------------------------------------------------------------------------
+    def _staff(self) -> dict:
+        user_model = get_user_model()
+        console, _ = Group.objects.get_or_create(name=CONSOLE_STAFF_GROUP)
+        for dotted in CONSOLE_STAFF_PERMISSIONS:
+            app_label, codename = dotted.split(".")
+            permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if permission:
+                console.permissions.add(permission)
+        staff = {}
+        for username, groups in STAFF.items():
+            user, created = user_model.objects.get_or_create(username=username, defaults={"is_staff": True})
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+                user.groups.add(console, *[Group.objects.get_or_create(name=g)[0] for g in groups])
+            staff[username] = user
+        admin, created = user_model.objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True})
+        if created:
+            admin.set_password(DEMO_PASSWORD)
+            admin.save()
+        staff["admin"] = admin
+        return staff
+
+    def _customers(self, tenant) -> dict[str, Customer]:
+        from withdrawals.models import TotpDevice
+        from withdrawals.services.otp import totp_confirm, totp_enroll
+
+        user_model = get_user_model()
+        customers = {}
+        for n, username in enumerate(["alice", "bob"], start=1):
+            user, created = user_model.objects.get_or_create(username=username,
+                                                             defaults={"email": f"{username}@example.test"})
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            customer, _ = Customer.objects.get_or_create(user=user, defaults={
+                "tenant": tenant, "reference": f"C{n:06d}", "kyc_level": 2, "kyc_status": "approved"})
+            if not TotpDevice.objects.filter(customer=customer, confirmed=True).exists():
+                import time
+
+                import pyotp
+
+                _, secret, _ = totp_enroll(customer=customer)
+                totp = pyotp.TOTP(secret)
+                totp_confirm(customer=customer, code=totp.at(int(time.time()) - totp.interval))
+            customers[username] = customer
+        return customers
+
+    # --- money -------------------------------------------------------------------------------
+    def _money(self, tenant, customers, staff) -> None:
+        from ledger.services import ledger_deposit, ledger_transfer
+
+        deposits = [
+            ("alice", "ETH", "USD", "2.0"), ("alice", "ETH", "HKD", "1.5"), ("alice", "USDT", "USD", "5000"),
+            ("alice", "USDT", "HKD", "2000"), ("alice", "BTC", "USD", "0.3"), ("bob", "ETH", "USD", "1.0"),
+            ("bob", "USDT", "HKD", "800"),
+        ]
+        for username, currency, quote, amount in deposits:
+            ledger_deposit(customer=customers[username], currency=currency, quote=quote, amount=Decimal(amount),
+                           reference=f"demo:deposit:{username}:{currency}{quote}", memo="Demo deposit")
+        for currency, amount in (("ETH", "0.5"), ("BTC", "0.01"), ("TRX", "500")):
+            ledger_transfer(tenant=tenant, currency=currency, amount=Decimal(amount), kind="main_topup",
+                            reference=f"demo:main-topup:{currency}")
+
+    def _addresses(self, customers, networks) -> None:
+        from withdrawals.models import AddressStatusChange, CustomerAddress
+
+        now = timezone.now()
+        wanted = dict(DEMO_ADDRESSES)
+        btc = self._btc_demo_address(networks["BTC"])
+        if btc:
+            wanted["BTC"] = btc
+        for code, address in wanted.items():
+            entry, created = CustomerAddress.objects.get_or_create(
+                customer=customers["alice"], network=networks[code], address=address,
+                defaults={"label": f"Alice's {code} wallet", "status": "verified", "verification_method": "signature",
+                          "verified_at": now - timedelta(days=2), "usable_from": now - timedelta(days=1)})
+            if created:
+                AddressStatusChange.objects.create(address=entry, from_status="", to_status="verified",
+                                                   reason="Seeded as verified (demo data)")
+
+    def _btc_demo_address(self, network) -> str | None:
+        try:
+            from chains.adapters.utxo import hot_wallet_address
+
+            return hot_wallet_address(bytes.fromhex("11" * 32), address_network=network.address_network)
+        except Exception as exc:  # the BTC adapter is optional for the demo
+            self.stderr.write(f"BTC demo address skipped: {exc}")
+            return None
+
+    # --- the local chain ---------------------------------------------------------------------
+    def _chain(self, coins, networks) -> None:
+        from chains.hot_wallets import hot_address, hot_keys_ensure
+
+        hot_keys_ensure(["ETH", "BTC", "TRON"])
+        try:
+            from chains.adapters import adapter_for
+            from chains.adapters.evm import to_units
+            from chains.erc20 import balance_of, deploy_demo_token, mint
+
+            adapter = adapter_for(networks["ETH"])
+            w3 = adapter.w3
+            w3.eth.block_number  # noqa: B018 - reachability check
+        except Exception as exc:
+            self.stderr.write(f"Local chain not reachable ({settings.CHAIN_RPC_URLS['ETH']}): {exc}; "
+                              "chain demo data skipped.")
+            return
+        hot = hot_address(networks["ETH"])
+        if adapter.native_balance(hot) < Decimal("5"):
+            self._send_eth(w3, hot, Decimal("100"))
+        usdt = coins["USDT/ETH"]
+        if not usdt.contract_address or not w3.eth.get_code(usdt.contract_address):
+            usdt.contract_address = deploy_demo_token(w3, ANVIL_DEV_KEY)
+            usdt.save(update_fields=["contract_address"])
+            self.stdout.write(f"Deployed the demo USDT at {usdt.contract_address}")
+        if balance_of(w3, usdt.contract_address, hot) < to_units(Decimal("100000"), 6):
+            mint(w3, usdt.contract_address, owner_private_key=ANVIL_DEV_KEY, to=hot,
+                 units=to_units(Decimal("1000000"), 6))
+        self._fund_btc(networks["BTC"])
+        from chains.services import coin_refresh_fee_estimate
+
+        for coin in coins.values():
+            try:
+                coin_refresh_fee_estimate(coin=coin)
+            except Exception as exc:  # an estimate is a nicety here, never a reason to fail the seed
+                self.stderr.write(f"Fee estimate for {coin} skipped: {exc}")
+
+    def _send_eth(self, w3, to: str, amount: Decimal) -> None:
+        from eth_account import Account
+
+        from chains.adapters.evm import to_wei
+
+        sender = Account.from_key(ANVIL_DEV_KEY)
+        tx = {"to": to, "value": to_wei(amount), "gas": 21000, "chainId": w3.eth.chain_id,
+              "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
+              "maxFeePerGas": w3.eth.gas_price * 2 + 10**9, "maxPriorityFeePerGas": 10**9}
+        tx_hash = w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
+        w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+
+    def _fund_btc(self, network) -> None:
+        try:
+            from chains.adapters import adapter_for
+            from chains.hot_wallets import hot_address
+
+            backend = adapter_for(network).backend
+            hot = hot_address(network)
+            if not backend.utxos(hot) and hasattr(backend, "fund"):
+                backend.fund(hot, 50_000_000)  # 0.5 BTC on the local test chain
+        except Exception as exc:
+            self.stderr.write(f"BTC test-chain funding skipped: {exc}")
