@@ -1,1 +1,7 @@
-urlpatterns = []
+from django.urls import path
+
+from chains.api import CoinsView
+
+urlpatterns = [
+    path("coins/", CoinsView.as_view(), name="coins"),
+]

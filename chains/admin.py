@@ -1,0 +1,109 @@
+"""Admin for the chain reference data. Actions call the services; validation is the model's
+``clean()`` (run by the admin form) backed by database constraints."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+
+from chains.models import Coin, Currency, Network
+from chains.services import coin_refresh_fee_estimate, coin_set_enabled, network_set_sending_paused
+
+
+@admin.register(Currency)
+class CurrencyAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "decimals")
+    search_fields = ("code", "name")
+    ordering = ("code",)
+
+
+class CoinInline(admin.TabularInline):
+    model = Coin
+    fk_name = "network"
+    fields = ("currency", "enabled", "min_amount", "max_amount", "daily_limit", "customer_fee", "confirmations")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Network)
+class NetworkAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "kind", "native_currency", "confirmations", "sending_paused", "rpc_display")
+    list_filter = ("kind", "sending_paused")
+    search_fields = ("code", "name")
+    list_select_related = ("native_currency",)
+    ordering = ("code",)
+    actions = ("pause_sending", "resume_sending")
+    inlines = (CoinInline,)
+    fieldsets = (
+        (None, {"fields": ("code", "name", "kind", "native_currency", "confirmations", "sending_paused")}),
+        ("Node", {"fields": ("rpc_url", "chain_id", "address_network")}),
+    )
+
+    @admin.display(description="RPC")
+    def rpc_display(self, obj: Network) -> str:
+        return obj.rpc_url or "(from environment)"
+
+    @admin.action(description="Pause sending on the selected networks (kill switch)")
+    def pause_sending(self, request, queryset: QuerySet[Network]) -> None:
+        changed = [n.code for n in queryset if network_set_sending_paused(
+            network=n, paused=True, actor=request.user, reason="Admin action.")]
+        self.message_user(request, f"Sending paused on: {', '.join(changed) or 'nothing changed'}.",
+                          messages.WARNING if changed else messages.INFO)
+
+    @admin.action(description="Resume sending on the selected networks")
+    def resume_sending(self, request, queryset: QuerySet[Network]) -> None:
+        changed = [n.code for n in queryset if network_set_sending_paused(
+            network=n, paused=False, actor=request.user, reason="Admin action.")]
+        self.message_user(request, f"Sending resumed on: {', '.join(changed) or 'nothing changed'}.")
+
+
+@admin.register(Coin)
+class CoinAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "enabled", "min_amount", "max_amount", "daily_limit", "customer_fee",
+                    "confirmations", "network_fee_estimate", "network_fee_estimated_at")
+    list_display_links = ("__str__",)
+    list_filter = ("network", "currency", "enabled")
+    search_fields = ("currency__code", "currency__name", "network__code", "contract_address")
+    list_select_related = ("currency", "network", "fee_currency")
+    ordering = ("currency__code", "network__code")
+    readonly_fields = ("network_fee_estimate", "network_fee_estimated_at")
+    actions = ("enable", "disable", "refresh_fee_estimate")
+    fieldsets = (
+        (None, {"fields": ("currency", "network", "contract_address", "enabled")}),
+        ("Withdrawal settings", {
+            "fields": ("decimals", "min_amount", "max_amount", "daily_limit", "customer_fee", "confirmations"),
+            "description": "Amounts in the coin's currency, with at most the coin's decimals. "
+                           "The minimum must not exceed the maximum or the daily limit.",
+        }),
+        ("Network fee", {
+            "fields": ("fee_currency", "network_fee_estimate", "network_fee_estimated_at"),
+            "description": "Paid from the tenant's main account in the network's native currency; "
+                           "the estimate is refreshed from the chain every minute.",
+        }),
+    )
+
+    @admin.action(description="Enable the selected coins for withdrawal")
+    def enable(self, request, queryset: QuerySet[Coin]) -> None:
+        changed = [str(c) for c in queryset.select_related(*self.list_select_related)
+                   if coin_set_enabled(coin=c, enabled=True, actor=request.user)]
+        self.message_user(request, f"Enabled: {', '.join(changed) or 'nothing changed'}.")
+
+    @admin.action(description="Disable the selected coins for withdrawal")
+    def disable(self, request, queryset: QuerySet[Coin]) -> None:
+        changed = [str(c) for c in queryset.select_related(*self.list_select_related)
+                   if coin_set_enabled(coin=c, enabled=False, actor=request.user)]
+        self.message_user(request, f"Disabled: {', '.join(changed) or 'nothing changed'}.")
+
+    @admin.action(description="Refresh the network fee estimate from the chain")
+    def refresh_fee_estimate(self, request, queryset: QuerySet[Coin]) -> None:
+        for coin in queryset.select_related("currency", "network", "fee_currency"):
+            before = coin.network_fee_estimated_at
+            fee = coin_refresh_fee_estimate(coin=coin, timeout=10)
+            if coin.network_fee_estimated_at != before:
+                self.message_user(request, f"{coin}: {fee} {coin.fee_currency.code}.")
+            else:
+                self.message_user(request, f"{coin}: the node did not answer; the estimate is unchanged.",
+                                  messages.WARNING)

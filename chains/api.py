@@ -1,0 +1,88 @@
+"""App API: the coins open for withdrawal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chains.selectors import coins_open_for_withdrawal
+from chains.services import coins_refresh_stale_fee_estimates
+
+FEE_ESTIMATE_MAX_AGE = timedelta(seconds=120)
+FEE_ESTIMATE_TIMEOUT_SECONDS = 2.0
+
+
+def amount_str(value: Decimal | None) -> str | None:
+    """An exact amount as a plain decimal string without trailing zeros: "0.001", "100"."""
+    if value is None:
+        return None
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in {"", "-0"} else text
+
+
+class AmountField(serializers.Field):
+    """Read-only amount, rendered with ``amount_str`` (never a float, never an exponent)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return amount_str(value)
+
+
+class AmountFieldSchema(OpenApiSerializerFieldExtension):
+    """drf-spectacular: an AmountField is a string holding a decimal."""
+
+    target_class = "chains.api.AmountField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d+)?$", "example": "0.015"}
+
+
+class CoinsView(APIView):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Coin"
+
+        currency = serializers.CharField(source="currency.code")
+        network = serializers.CharField(source="network.code")
+        contract = serializers.CharField(source="contract_address", allow_null=True,
+                                         help_text="Token contract; null for the network's native coin.")
+        decimals = serializers.IntegerField(help_text="Decimals an amount may have.")
+        min_amount = AmountField()
+        max_amount = AmountField()
+        daily_limit = AmountField(help_text="Per customer per UTC day at KYC level 1.")
+        customer_fee = AmountField()
+        network_fee_estimate = AmountField(allow_null=True,
+                                           help_text="Estimated network fee, in fee_currency; null if unknown.")
+        fee_currency = serializers.CharField(source="fee_currency.code")
+        confirmations = serializers.IntegerField()
+        enabled = serializers.BooleanField()
+
+        def to_representation(self, instance):
+            data = super().to_representation(instance)
+            data["contract"] = data["contract"] or None
+            return data
+
+    @extend_schema(
+        operation_id="coins_list",
+        summary="Coins open for withdrawal",
+        description="Each coin (a currency on a network) with its withdrawal settings and the current network "
+                    "fee estimate. Amounts are decimal strings. Errors: `unauthenticated` (401), "
+                    "`permission_denied` (403, not an App customer), `throttled` (429).",
+        responses=OutputSerializer(many=True),
+    )
+    def get(self, request):
+        coins = list(coins_open_for_withdrawal())
+        coins_refresh_stale_fee_estimates(coins=coins, max_age=FEE_ESTIMATE_MAX_AGE,
+                                          timeout=FEE_ESTIMATE_TIMEOUT_SECONDS)
+        return Response(self.OutputSerializer(coins, many=True).data)

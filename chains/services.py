@@ -1,0 +1,148 @@
+"""Writes to the chain reference data: fee estimates and the per-network kill switch."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import timedelta
+from decimal import ROUND_UP, Decimal
+
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from chains.adapters import adapter_for, coin_config
+from chains.models import AMOUNT_PLACES, Coin, Network
+
+logger = logging.getLogger(__name__)
+
+# Chain calls made on behalf of a web request run here, so the request can stop waiting.
+_chain_calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chain-call")
+
+
+def _fee_call(coin: Coin):
+    """A function that asks the coin's chain for a fee estimate, rounded up to the fee
+    currency's decimals. Built here (the database is read now); safe to run in another thread."""
+    adapter = adapter_for(coin.network)
+    config = coin_config(coin)
+    step = Decimal(1).scaleb(-min(coin.fee_currency.decimals, AMOUNT_PLACES))
+
+    def call() -> Decimal:
+        fee = Decimal(adapter.estimate_fee(config))
+        return fee.quantize(step, rounding=ROUND_UP)  # never under-reserve
+
+    return call
+
+
+def _store_estimate(coin: Coin, fee: Decimal) -> Decimal:
+    now = timezone.now()
+    Coin.objects.filter(pk=coin.pk).update(network_fee_estimate=fee, network_fee_estimated_at=now)
+    coin.network_fee_estimate, coin.network_fee_estimated_at = fee, now
+    return fee
+
+
+def coin_refresh_fee_estimate(*, coin: Coin, timeout: float | None = None) -> Decimal | None:
+    """Read the network fee of one withdrawal of ``coin`` from its chain and store it.
+
+    A chain error (or no answer within ``timeout`` seconds) leaves the stored estimate as it
+    was, logs a warning, and returns the stored value.
+    """
+    try:
+        call = _fee_call(coin)
+        fee = call() if timeout is None else _chain_calls.submit(call).result(timeout=timeout)
+    except FutureTimeout:
+        logger.warning("Fee estimate for %s: no answer from the node within %ss; keeping %s",
+                       coin, timeout, coin.network_fee_estimate)
+        return coin.network_fee_estimate
+    except Exception as exc:  # noqa: BLE001 - any chain failure keeps the old value
+        logger.warning("Fee estimate for %s failed (%s: %s); keeping %s",
+                       coin, type(exc).__name__, exc, coin.network_fee_estimate)
+        return coin.network_fee_estimate
+    return _store_estimate(coin, fee)
+
+
+FAILED_ESTIMATE_BACKOFF_SECONDS = 30
+
+
+def _backoff_key(coin: Coin) -> str:
+    return f"chains:fee-estimate-backoff:{coin.pk}"
+
+
+def coins_refresh_stale_fee_estimates(*, coins: list[Coin], max_age: timedelta, timeout: float) -> None:
+    """Refresh, in parallel and within ``timeout`` seconds overall, the estimates older than
+    ``max_age`` (or missing). Coins whose node fails or is slow keep their stored value, and are
+    not asked again for FAILED_ESTIMATE_BACKOFF_SECONDS (so a dead node does not slow every request)."""
+    cutoff = timezone.now() - max_age
+    stale = [c for c in coins if c.network_fee_estimated_at is None or c.network_fee_estimated_at < cutoff]
+    if stale:
+        backing_off = cache.get_many([_backoff_key(c) for c in stale])
+        stale = [c for c in stale if _backoff_key(c) not in backing_off]
+    if not stale:
+        return
+    failed: list[Coin] = []
+    futures = []
+    for coin in stale:
+        try:
+            futures.append((coin, _chain_calls.submit(_fee_call(coin))))
+        except Exception as exc:  # noqa: BLE001 - e.g. no adapter for the network kind
+            logger.warning("Fee estimate for %s failed (%s: %s); keeping %s",
+                           coin, type(exc).__name__, exc, coin.network_fee_estimate)
+            failed.append(coin)
+    deadline = timezone.now() + timedelta(seconds=timeout)
+    for coin, future in futures:
+        remaining = max(0.0, (deadline - timezone.now()).total_seconds())
+        try:
+            fee = future.result(timeout=remaining)
+        except FutureTimeout:
+            logger.warning("Fee estimate for %s: no answer within %ss; keeping %s",
+                           coin, timeout, coin.network_fee_estimate)
+            failed.append(coin)
+            continue
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("Fee estimate for %s failed (%s: %s); keeping %s",
+                           coin, type(exc).__name__, exc, coin.network_fee_estimate)
+            failed.append(coin)
+            continue
+        _store_estimate(coin, fee)
+    if failed:
+        cache.set_many({_backoff_key(c): True for c in failed}, FAILED_ESTIMATE_BACKOFF_SECONDS)
+
+
+def _log_admin_change(*, actor, obj, message: str) -> None:
+    """An entry in the object's admin history: who changed what, when."""
+    if actor is not None:
+        LogEntry.objects.log_actions(user_id=actor.pk, queryset=[obj], action_flag=CHANGE,
+                                     change_message=message, single_object=True)
+
+
+def network_set_sending_paused(*, network: Network, paused: bool, actor=None, reason: str = "") -> bool:
+    """Pause or resume sending on a network (the kill switch). Returns whether anything changed.
+
+    Audited in the admin's history of the network (who, when, what, why).
+    """
+    with transaction.atomic():
+        locked = Network.objects.select_for_update().get(pk=network.pk)
+        if locked.sending_paused == paused:
+            return False
+        locked.sending_paused = paused
+        locked.save(update_fields=["sending_paused"])
+        verb = "Paused" if paused else "Resumed"
+        _log_admin_change(actor=actor, obj=locked, message=f"{verb} sending. {reason}".strip())
+    network.sending_paused = paused
+    return True
+
+
+def coin_set_enabled(*, coin: Coin, enabled: bool, actor=None) -> bool:
+    """Open or close a coin for withdrawal. Returns whether anything changed."""
+    with transaction.atomic():
+        locked = Coin.objects.select_for_update().get(pk=coin.pk)
+        if locked.enabled == enabled:
+            return False
+        locked.enabled = enabled
+        locked.save(update_fields=["enabled"])
+        _log_admin_change(actor=actor, obj=locked, message="Enabled for withdrawal." if enabled
+                          else "Disabled for withdrawal.")
+    coin.enabled = enabled
+    return True

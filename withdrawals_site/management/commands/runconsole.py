@@ -1,0 +1,224 @@
+"""``manage.py runconsole``: the whole console in one terminal.
+
+Preflight (each configured service answers), the local chain when no ETH_RPC_URL is set,
+migrations, the demo data when ``seed_demo`` exists, then three child processes: the web
+server, a Celery worker and Celery beat. Ctrl-C (or SIGTERM) stops them all; if one of them
+dies, the others are stopped and the command exits non-zero.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand, CommandError
+
+from withdrawals_site import embedded, preflight
+
+STOP_GRACE_SECONDS = 15
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the child gets SIGTERM if runconsole itself is killed (no orphans)."""
+    os.setsid()
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signum)  # the child and its own children (prefork pool)
+
+
+class Command(BaseCommand):
+    help = "Run the console: web server, Celery worker and beat, and the local chain, until Ctrl-C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--check", action="store_true",
+                            help="Only check the configuration (database, Redis, chain nodes) and exit.")
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")),
+                            help="Web server port on 127.0.0.1 (default: $PORT or 8000).")
+        parser.add_argument("--skip-seed", action="store_true", help="Do not run seed_demo.")
+
+    # --- the steps ---------------------------------------------------------------------------
+    def handle(self, *args, check: bool, port: int, skip_seed: bool, **options):
+        self.children: list[Child] = []
+        self._stop_requested: int | None = None
+
+        self.say("checking configuration")
+        preflight.preflight_or_exit(chains=True, stream=self.stderr._out)
+        if check:
+            self.say("configuration OK")
+            return
+        if embedded._port_open("127.0.0.1", port):
+            raise CommandError(f"Port {port} on 127.0.0.1 is already in use; set PORT to another port.")
+
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._start_chain()
+            self.say("applying migrations")
+            call_command("migrate", interactive=False, verbosity=0)
+            if not skip_seed and "seed_demo" in get_commands():
+                self.say("loading demo data (seed_demo)")
+                call_command("seed_demo")
+            self._start_processes(port)
+            self._wait_for_web(port)
+            self._print_banner(port)
+            exit_code = self._supervise()
+        finally:
+            self._stop_all()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if exit_code:
+            sys.exit(exit_code)
+
+    def _start_chain(self) -> None:
+        if not settings.ETH_RPC_EMBEDDED:
+            return
+        port, url = embedded.ANVIL_PORT, embedded.anvil_url()
+        if embedded._port_open("127.0.0.1", port):
+            problem = preflight.check_evm_rpc(url, setting="WDC_ANVIL_PORT")
+            if problem:
+                raise CommandError(f"Port {port} is in use by something that is not an Ethereum node: {problem}")
+            self.say(f"local chain: using the node already running at {url}")
+            return
+        state = embedded.VAR_DIR / "anvil" / "state.json"
+        self.say(f"local chain: starting anvil at {url} (state in {state.relative_to(settings.BASE_DIR)})")
+        try:
+            proc = embedded.start_anvil(port=port, state_file=state, block_time=2,
+                                        log=embedded.VAR_DIR / "anvil" / "anvil.log")
+        except embedded.EmbeddedServiceError as exc:
+            raise CommandError(str(exc))
+        self.children.append(Child("anvil", proc))
+
+    def _start_processes(self, port: int) -> None:
+        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        python = sys.executable
+        manage = str(settings.BASE_DIR / "manage.py")
+        web = [python, manage, "runserver", f"127.0.0.1:{port}", "--noreload"]
+        if not settings.DEBUG:
+            web.append("--insecure")  # serve the admin's static files without a front server
+        commands = {
+            "web": web,
+            "worker": [python, "-m", "celery", "-A", "withdrawals_site", "worker", "-l", "info", "-Q", queue,
+                       "--concurrency", "2", "-n", f"console-{queue}@%h"],
+            "beat": [python, "-m", "celery", "-A", "withdrawals_site", "beat", "-l", "info",
+                     "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
+        }
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "withdrawals_site.settings", "PYTHONUNBUFFERED": "1"}
+        for name, command in commands.items():
+            self.say(f"starting {name}")
+            proc = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    preexec_fn=_die_with_parent)  # noqa: PLW1509
+            self.children.append(Child(name, proc))
+        # Output readers start after the last fork: preexec_fn and running threads do not mix.
+        for child in self.children:
+            if child.proc.stdout is not None:
+                reader = threading.Thread(target=self._relay, args=(child.name, child.proc.stdout), daemon=True)
+                reader.start()
+                child.threads.append(reader)
+
+    def _relay(self, name: str, stream) -> None:
+        """Copy a child's output to ours, each line prefixed with the child's name."""
+        for raw in iter(stream.readline, b""):
+            line = raw.decode(errors="replace").rstrip()
+            self.stdout.write(f"{name:>6} | {line}")
+        stream.close()
+
+    def _wait_for_web(self, port: int) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self._stop_requested is None:
+            if not all(child.alive() for child in self.children):
+                return  # _supervise reports which one
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/", timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                return  # it answers (503 while e.g. the worker is still starting)
+            except OSError:
+                time.sleep(0.3)
+
+    def _print_banner(self, port: int) -> None:
+        from withdrawals_site.demo import DEMO_LOGINS
+
+        base = f"http://127.0.0.1:{port}"
+        lines = [
+            "",
+            "The withdrawals console is running.",
+            f"  Admin (staff):   {base}/admin/",
+            f"  App API docs:    {base}/api/docs/",
+            f"  Health:          {base}/health/",
+            f"  Chain (ETH RPC): {settings.CHAIN_RPC_URLS['ETH']}",
+            "",
+            "Demo logins (created by seed_demo):",
+            *[f"  {username:<12} {password:<16} {role}" for role, username, password in DEMO_LOGINS],
+            "",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)))
+
+    def _supervise(self) -> int:
+        while self._stop_requested is None:
+            for child in self.children:
+                code = child.proc.poll()
+                if code is not None:
+                    self.stderr.write(f"[console] {child.name} exited with status {code}; stopping the others.")
+                    return 1
+            time.sleep(0.5)
+        self.say(f"received {signal.Signals(self._stop_requested).name}; stopping")
+        return 0
+
+    def _on_signal(self, signum, frame) -> None:
+        if self._stop_requested is not None:  # a second Ctrl-C: stop now
+            for child in self.children:
+                child.signal(signal.SIGKILL)
+            raise SystemExit(130)
+        self._stop_requested = signum
+
+    def _stop_all(self) -> None:
+        """SIGTERM everyone (web first, the chain last), then SIGKILL what is still running."""
+        order = ["web", "beat", "worker", "anvil"]
+        children = sorted(self.children, key=lambda c: order.index(c.name) if c.name in order else 0)
+        for child in children:
+            child.signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in children:
+            try:
+                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"[console] {child.name} did not stop in {STOP_GRACE_SECONDS}s; killing it")
+                child.signal(signal.SIGKILL)
+                child.proc.wait()
+        for child in children:
+            for thread in child.threads:
+                thread.join(timeout=2)
+        if children:
+            self.say("stopped " + ", ".join(child.name for child in children))
+        self.children = []
+
+    def say(self, message: str) -> None:
+        self.stdout.write(f"[console] {message}")

@@ -1,0 +1,180 @@
+"""Checks run before the console starts: each service it needs answers, or one clear line says
+what is wrong and how to fix it (never a stack trace).
+
+``preflight_problems()`` returns the problems; ``preflight_or_exit()`` prints them and exits
+with status 2. ``manage.py runconsole`` calls it first; ``manage.py runconsole --check`` runs it
+alone.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+TIMEOUT = 3.0  # seconds per service
+# DATABASES OPTIONS that are libpq connection parameters (the others are Django's own).
+_LIBPQ_OPTIONS = {"sslmode", "sslrootcert", "sslcert", "sslkey", "options", "application_name",
+                  "target_session_attrs", "passfile", "service"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    service: str  # database, redis, ETH node, ...
+    setting: str  # the environment variable to look at
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.message} (check {self.setting})"
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, fit for a message."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def check_database(db: dict) -> Problem | None:
+    """Connect to the configured PostgreSQL database with a short timeout."""
+    import psycopg
+
+    from withdrawals_site import embedded
+
+    setting = "DATABASE_URL" if _env("DATABASE_URL") else f"the embedded PostgreSQL under {embedded.VAR_DIR}"
+    host = db.get("HOST") or "localhost"
+    where = f"{db.get('NAME')} at {host}:{db.get('PORT') or 5432}"
+    try:
+        conn = psycopg.connect(
+            dbname=db.get("NAME") or "postgres", user=db.get("USER") or None, password=db.get("PASSWORD") or None,
+            host=db.get("HOST") or None, port=db.get("PORT") or None, connect_timeout=int(TIMEOUT),
+            **{k: v for k, v in (db.get("OPTIONS") or {}).items() if k in _LIBPQ_OPTIONS},
+        )
+    except psycopg.OperationalError as exc:
+        text = " ".join(str(exc).split())
+        if "does not exist" in text:
+            reason = f"database {db.get('NAME')!r} does not exist on the server; create it (createdb) or fix the name"
+        elif "password authentication failed" in text or "no password supplied" in text:
+            reason = f"the server refused user {db.get('USER')!r}: wrong user or password"
+        elif "Connection refused" in text or "No such file or directory" in text:
+            reason = "nothing accepts connections there (connection refused); is PostgreSQL running?"
+        elif "timeout" in text.lower():
+            reason = f"no answer within {TIMEOUT:.0f}s"
+        elif "could not translate host name" in text or "Name or service not known" in text:
+            reason = f"unknown host {host!r}"
+        else:
+            reason = text[:200]
+        return Problem("PostgreSQL", setting, f"cannot connect to {where}: {reason}")
+    except Exception as exc:  # noqa: BLE001 - any failure becomes one line
+        return Problem("PostgreSQL", setting, f"cannot connect to {where}: {exc}")
+    with conn:
+        version = conn.info.server_version
+    if version < 140000:
+        return Problem("PostgreSQL", setting, f"server version {version // 10000} is too old; 14 or newer is needed")
+    return None
+
+
+def check_redis(url: str) -> Problem | None:
+    import redis
+
+    setting = "REDIS_URL" if _env("REDIS_URL") else "the embedded Redis (WDC_REDIS_PORT)"
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
+    except ValueError as exc:
+        return Problem("Redis", setting, f"{_redact(url)} is not a Redis URL: {exc}")
+    try:
+        client.ping()
+    except redis.AuthenticationError:
+        return Problem("Redis", setting, f"{_redact(url)} refused the credentials")
+    except redis.RedisError as exc:
+        return Problem("Redis", setting, f"cannot reach {_redact(url)}: {' '.join(str(exc).split())[:200]}")
+    finally:
+        client.close()
+    return None
+
+
+def check_evm_rpc(url: str, *, setting: str = "ETH_RPC_URL", expected_chain_id: int | None = None) -> Problem | None:
+    """Ask an EVM JSON-RPC endpoint for its chain id."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return Problem("ETH node", setting, f"{_redact(url)!r} is not an http(s) URL, e.g. http://127.0.0.1:8545")
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - http(s) checked above
+            answer = json.loads(response.read())
+        chain_id = int(answer["result"], 16)
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Problem("ETH node", setting, f"cannot reach {_redact(url)}: {reason}")
+    except (ValueError, KeyError, TypeError):
+        return Problem("ETH node", setting, f"{_redact(url)} answered, but not as an Ethereum JSON-RPC node")
+    if expected_chain_id is not None and chain_id != expected_chain_id:
+        return Problem("ETH node", setting, f"{_redact(url)} is chain {chain_id}, expected {expected_chain_id}")
+    return None
+
+
+def check_url_reachable(url: str, *, service: str, setting: str) -> Problem | None:
+    """For nodes without a cheap protocol probe here: a well-formed URL whose port accepts TCP."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return Problem(service, setting, f"{_redact(url)!r} is not an http(s) URL")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=TIMEOUT):
+            return None
+    except OSError as exc:
+        return Problem(service, setting, f"cannot reach {_redact(url)}: {exc}")
+
+
+def preflight_problems(*, chains: bool = True) -> list[Problem]:
+    """Everything that stops the console from starting, as a list of one-line problems."""
+    from django.conf import settings
+
+    problems: list[Problem] = []
+    problem = check_database(settings.DATABASES["default"])
+    if problem:
+        problems.append(problem)
+    problem = check_redis(settings.REDIS_URL)
+    if problem:
+        problems.append(problem)
+    if chains:
+        eth = _env("ETH_RPC_URL")
+        if eth:  # unset: runconsole starts the embedded anvil
+            problem = check_evm_rpc(eth)
+            if problem:
+                problems.append(problem)
+        for code, setting in (("BTC", "BTC_RPC_URL"), ("TRON", "TRON_RPC_URL")):
+            url = _env(setting)
+            if url:  # unset: the adapter's offline backend
+                problem = check_url_reachable(url, service=f"{code} node", setting=setting)
+                if problem:
+                    problems.append(problem)
+    return problems
+
+
+def preflight_or_exit(*, chains: bool = True, stream=None) -> None:
+    """Print each problem on one line to stderr and exit with status 2; return when all is well."""
+    problems = preflight_problems(chains=chains)
+    if not problems:
+        return
+    stream = stream or sys.stderr
+    for problem in problems:
+        print(f"Configuration error: {problem}", file=stream)
+    print("The console did not start. See README.md, 'Configuration'.", file=stream)
+    raise SystemExit(2)
+
+
+def _env(name: str) -> str:
+    import os
+
+    return os.environ.get(name, "").strip()
