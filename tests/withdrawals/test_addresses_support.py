@@ -11,7 +11,7 @@ from django.utils import timezone
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from chains.adapters.tron import TronAdapter, address_of_key
+from chains.adapters.tron import TronAdapter, address_from_private_key
 from chains.adapters.utxo import UtxoAdapter, hot_wallet_address
 from tests.fixtures.factories import btc_network, eth_network, tron_network
 
@@ -39,7 +39,7 @@ def new_signer(network) -> Signer:
     elif network.kind == "utxo":
         address = hot_wallet_address(private_key, address_network=network.address_network)
     else:
-        address = address_of_key(private_key)
+        address = address_from_private_key(private_key)
     return Signer(kind=network.kind, private_key=private_key, address=address)
 
 
