@@ -3,6 +3,7 @@ withdrawal settings."""
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
@@ -127,3 +128,86 @@ class Coin(models.Model):
             errors["contract_address"] = "Bitcoin has no token contracts."
         if errors:
             raise ValidationError(errors)
+
+
+# --- The send pipeline (chains.pipeline, chains.nonces) -------------------------------------------
+
+
+class HotWalletNonce(models.Model):
+    """The nonce allocator of one hot address on one network (see chains.nonces).
+
+    The row is a mutex: allocation locks it (``select_for_update``) for the whole
+    allocate-sign-store transaction, so two workers never hand out the same nonce.
+    ``next_nonce`` is the one after the last allocated, kept for display and audit.
+    """
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+    address = models.CharField(max_length=128)
+    next_nonce = models.BigIntegerField(default=0)
+    node_nonce = models.BigIntegerField(default=0, help_text="The node's pending nonce at the last allocation.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "hot-wallet nonce"
+        constraints = [models.UniqueConstraint(fields=["network", "address"], name="hot_wallet_nonce_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.network_id and self.network.code} {self.address}: next {self.next_nonce}"
+
+
+class SendingSwitch(models.Model):
+    """The global kill switch: one row (id 1). Paused: no order is signed or sent on any network.
+
+    Per-network pausing is ``Network.sending_paused``. Both are flipped only through
+    ``chains.pipeline.sending_pause_set``, which writes a KillSwitchChange.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    sending_paused = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "global sending switch"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="sending_switch_singleton")]
+
+    def __str__(self) -> str:
+        return "All networks: " + ("PAUSED" if self.sending_paused else "sending")
+
+
+class KillSwitchChange(models.Model):
+    """Audit of every flip of a kill switch: which (a network, or empty for all), who, when, why."""
+
+    network = models.ForeignKey(Network, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                help_text="Empty: the global switch.")
+    paused = models.BooleanField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    reason = models.TextField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        scope = self.network.code if self.network_id else "all networks"
+        return f"{scope} {'paused' if self.paused else 'resumed'} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class NetworkSendingControl(Network):
+    """Networks as the kill-switch page of the admin shows them (chains.admin_pipeline)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "network kill switch"
+
+
+class FeeReserveCoin(Coin):
+    """Coins as the fee-reserve page of the admin shows them (chains.admin_pipeline)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "fee reserve"
+        verbose_name_plural = "fee reserve"

@@ -1,11 +1,56 @@
-"""Celery tasks of the send pipeline: thin, named, take ids, call chains.pipeline."""
+"""Celery tasks of the send pipeline: thin, named, take ids, call chains.pipeline.
+
+All are ``acks_late`` (settings: a message is acknowledged after the task ran, and given back
+if the worker dies) and idempotent: running one twice, or two at once, changes nothing more
+than running it once. Only TransientChainError is retried (backoff, bounded); when retries
+run out, the beat tasks pick the order up again (approved: ``chains.requeue_approved``;
+broadcasting: ``chains.sweep_confirmations`` re-sends the stored transaction).
+
+Beat (data migration chains.0005, editable in the admin under Periodic tasks):
+``chains.sweep_confirmations`` every 5 s, ``chains.requeue_approved`` every 30 s.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
 
 from celery import shared_task
 
+from chains.adapters import TransientChainError
 
-@shared_task(name="chains.withdrawal_send", acks_late=True)
-def withdrawal_send(order_id: int) -> None:
+SEND_MAX_RETRIES = 8  # with backoff 2, 4, 8 ... 120 s (jittered): about five minutes in all
+
+
+@shared_task(name="chains.withdrawal_send", acks_late=True, autoretry_for=(TransientChainError,),
+             retry_backoff=2, retry_backoff_max=120, retry_jitter=True, max_retries=SEND_MAX_RETRIES)
+def withdrawal_send(order_id: int) -> dict:
     """Reserve the fee, sign once, store, broadcast one approved order (see chains.pipeline)."""
     from chains.pipeline import pipeline_send
 
-    pipeline_send(order_id=order_id)
+    result = pipeline_send(order_id=order_id)
+    return {"order": order_id, "outcome": result.outcome, "detail": result.detail}
+
+
+@shared_task(name="chains.sweep_confirmations", acks_late=True)
+def sweep_confirmations(network_code: str | None = None, batch_size: int = 500,
+                        stale_after: float | None = None) -> dict:
+    """Follow broadcasting and confirming orders (see chains.pipeline.pipeline_sweep).
+
+    Not retried: a node problem leaves everything as it was, and beat runs it again in 5 s.
+    ``stale_after`` (seconds) overrides PIPELINE_REBROADCAST_AFTER_SECONDS.
+    """
+    from chains.pipeline import pipeline_sweep
+
+    report = pipeline_sweep(network_code=network_code, batch_size=batch_size,
+                            stale_after=None if stale_after is None else timedelta(seconds=stale_after))
+    return report.as_dict()
+
+
+@shared_task(name="chains.requeue_approved", acks_late=True)
+def requeue_approved(network_code: str | None = None, older_than: float | None = None) -> list[int]:
+    """Start ``chains.withdrawal_send`` again for approved orders left waiting (see
+    chains.pipeline.pipeline_requeue_approved). ``older_than`` in seconds."""
+    from chains.pipeline import pipeline_requeue_approved
+
+    return pipeline_requeue_approved(network_code=network_code,
+                                     older_than=None if older_than is None else timedelta(seconds=older_than))

@@ -1,0 +1,477 @@
+"""The send pipeline: approved withdrawals to the chain exactly once, followed to completion.
+
+Services called by the Celery tasks of ``chains.send_tasks`` (docs/PIPELINE.md tells the whole
+story). The state moves themselves are ``withdrawals.services.sending``; this module talks to
+the node and decides which move to make.
+
+* ``pipeline_send(order_id=...)``: claim the order (row lock, ``SKIP LOCKED``), honour the kill
+  switches, reserve the fee, and, if the order has no stored transaction yet, allocate a nonce,
+  sign and store it in ONE transaction; only after that commit, broadcast. A retry re-sends the
+  stored transaction; nothing is ever signed twice for an order.
+* ``pipeline_sweep(...)``: every broadcasting (stale) and confirming order, per network, in
+  batches: one ``tx_statuses`` call per batch, then the moves (completed, failed, back to
+  broadcasting) one service call each, and the plain confirmation counts in one bulk update.
+* ``pipeline_requeue_approved(...)``: approved orders nobody is working on (lost message, kill
+  switch lifted, retries exhausted) go back to the send task.
+
+Fault injection for the tests: ``WDC_FAULT=<point>`` makes the process SIGKILL itself at that
+point (``after_sign``, ``after_send``, ``during_sweep``); with ``WDC_FAULT_ONCE_FILE=<path>`` only
+while that file exists (it is removed first, so a restarted worker goes on). Unset in production:
+``_fault`` is then a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from chains.adapters import (
+    PermanentChainError,
+    SignedTransaction,
+    TransientChainError,
+    TxStatus,
+    adapter_for,
+    coin_config,
+)
+from chains.hot_wallets import HotKeyMissing, hot_key
+from chains.models import KillSwitchChange, Network, SendingSwitch
+from chains.nonces import nonce_allocate
+from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
+from withdrawals.services.sending import (
+    withdrawal_fail,
+    withdrawal_mark_sent,
+    withdrawal_note_error,
+    withdrawal_rebroadcast,
+    withdrawal_record_confirmations,
+    withdrawal_record_status,
+    withdrawal_reserve_fee,
+    withdrawal_store_signed,
+)
+from withdrawals_site.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+Status = WithdrawalOrder.Status
+TxState = WithdrawalTransaction.State
+# Candidates that may still land: the ones the sweep asks the chain about and a retry re-sends.
+LIVE_TX_STATES = (TxState.SIGNED, TxState.SENT)
+
+
+def rebroadcast_after() -> timedelta:
+    """A broadcasting order untouched this long is re-sent by the sweep (its task died or gave up)."""
+    return timedelta(seconds=float(getattr(settings, "PIPELINE_REBROADCAST_AFTER_SECONDS", 60)))
+
+
+def requeue_after() -> timedelta:
+    """An approved order untouched this long is sent to the send task again."""
+    return timedelta(seconds=float(getattr(settings, "PIPELINE_REQUEUE_AFTER_SECONDS", 60)))
+
+
+# --- test-only fault injection ----------------------------------------------------------------
+
+def _fault(point: str) -> None:
+    if os.environ.get("WDC_FAULT") != point:
+        return
+    flag = os.environ.get("WDC_FAULT_ONCE_FILE")
+    if flag:
+        try:
+            os.remove(flag)
+        except FileNotFoundError:
+            return
+    logger.warning("WDC_FAULT=%s: killing process %s", point, os.getpid())
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+# --- kill switches ------------------------------------------------------------------------------
+
+def sending_paused_reason(network: Network) -> str:
+    """Why nothing may be sent on ``network`` now ("" when sending is on)."""
+    if network.sending_paused:
+        return f"Sending is paused on {network.code}."
+    if SendingSwitch.objects.filter(pk=1, sending_paused=True).exists():
+        return "Sending is paused on all networks."
+    return ""
+
+
+def sending_pause_set(*, network: Network | None, paused: bool, actor, reason: str) -> bool:
+    """Flip a kill switch (``network=None``: the global one), audited. Returns False when it was
+    already so. Resuming starts the send task for the approved orders that waited, on commit."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("validation_error", "Flipping a kill switch needs a reason.", field="reason")
+    with transaction.atomic():
+        if network is None:
+            SendingSwitch.objects.get_or_create(pk=1)
+            switch = SendingSwitch.objects.select_for_update().get(pk=1)
+            if switch.sending_paused == paused:
+                return False
+            switch.sending_paused, switch.reason = paused, reason
+            switch.changed_by, switch.changed_at = actor, timezone.now()
+            switch.save()
+        else:
+            network = Network.objects.select_for_update().get(pk=network.pk)
+            if network.sending_paused == paused:
+                return False
+            Network.objects.filter(pk=network.pk).update(sending_paused=paused)
+        KillSwitchChange.objects.create(network=network, paused=paused, actor=actor, reason=reason)
+        if not paused:
+            code = network.code if network is not None else None
+            transaction.on_commit(lambda: _requeue_task().delay(network_code=code, older_than=0))
+    logger.info("kill switch %s %s by %s: %s", network.code if network else "ALL",
+                "paused" if paused else "resumed", actor, reason)
+    return True
+
+
+def _requeue_task():
+    from chains.send_tasks import requeue_approved
+
+    return requeue_approved
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+class _Refused(Exception):
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass
+class SendResult:
+    outcome: str  # busy | done | paused | awaiting_fee | refused | sent | failed
+    detail: str = ""
+
+
+def _signed(candidate: WithdrawalTransaction) -> SignedTransaction:
+    return SignedTransaction(tx_hash=candidate.tx_hash, raw=candidate.raw, sender=candidate.sender,
+                             nonce=candidate.nonce, max_fee=candidate.max_fee, meta=candidate.meta or {})
+
+
+def _live_candidate(order_id: int) -> WithdrawalTransaction | None:
+    """The newest stored transaction of the order that may still land."""
+    return (WithdrawalTransaction.objects.filter(order_id=order_id, state__in=LIVE_TX_STATES)
+            .order_by("-id").first())
+
+
+def _sender_address(network: Network, key: bytes) -> str:
+    if network.kind == Network.Kind.EVM:
+        from chains.adapters.evm import address_from_private_key
+
+        return address_from_private_key(key)
+    from chains.hot_wallets import hot_address
+
+    return hot_address(network)
+
+
+def _node_pending_nonce(adapter, address: str) -> int:
+    # EvmAdapter keeps this private; the one chain kind with account nonces.
+    return adapter._pending_nonce(address)
+
+
+def pipeline_send(*, order_id: int) -> SendResult:
+    """Take one approved (or broadcasting) order as far as the node accepting its transaction.
+
+    Raises TransientChainError (node unreachable, refused for now) with the order unchanged but
+    for ``last_error``: the task retries with backoff.
+    """
+    try:
+        result = _sign_and_store(order_id)
+    except TransientChainError as error:
+        withdrawal_note_error(order=order_id, error=f"Node problem before sending, will retry: {error}")
+        raise
+    except _Refused as refusal:
+        # Signing refused (no key, the transfer would revert): everything rolled back, the order
+        # stays approved with the reason shown; the requeue task tries again, staff may reject it.
+        withdrawal_note_error(order=order_id, error=refusal.detail)
+        logger.warning("order %s: %s", order_id, refusal.detail)
+        return SendResult("refused", refusal.detail)
+    if result is not None:
+        return result
+    _fault("after_sign")
+    candidate = _live_candidate(order_id)
+    if candidate is None:  # failed or replaced in the meantime
+        return SendResult("done")
+    order = WithdrawalOrder.objects.select_related("coin__network").get(pk=order_id)
+    if order.status != Status.BROADCASTING:
+        return SendResult("done", order.status)
+    return _broadcast(order, candidate, raise_transient=True)
+
+
+def _sign_and_store(order_id: int) -> SendResult | None:
+    """One transaction: claim, switches, fee, nonce, sign, store. None: a candidate is stored and
+    committed, go and broadcast it."""
+    with transaction.atomic():
+        order = (WithdrawalOrder.objects.select_for_update(of=("self",), skip_locked=True)
+                 .select_related("coin__currency", "coin__network", "coin__fee_currency", "customer__tenant")
+                 .filter(pk=order_id).first())
+        if order is None:
+            exists = WithdrawalOrder.objects.filter(pk=order_id).exists()
+            return SendResult("busy" if exists else "done", "claimed by another worker" if exists else "no such order")
+        if order.status not in (Status.APPROVED, Status.BROADCASTING):
+            return SendResult("done", order.status)
+        network = order.coin.network
+        paused = sending_paused_reason(network)
+        if paused:
+            return SendResult("paused", paused)
+        if _live_candidate(order.pk) is not None:
+            return None  # stored before: re-send that one, never sign again
+        if order.status != Status.APPROVED:
+            logger.error("order %s is %s without a live transaction; left for staff", order.pk, order.status)
+            return SendResult("done", "no live transaction")
+
+        adapter = adapter_for(network)
+        coin = coin_config(order.coin)
+        order = withdrawal_reserve_fee(order=order, amount=adapter.estimate_fee(coin))
+        if order.status == Status.AWAITING_FEE:
+            return SendResult("awaiting_fee", order.last_error)
+        try:
+            key = hot_key(network.code)
+        except HotKeyMissing as error:
+            raise _Refused(f"Cannot sign: {error}") from None
+        sender = _sender_address(network, key)
+        nonce = None
+        if network.kind == Network.Kind.EVM:
+            nonce = nonce_allocate(network=network, address=sender,
+                                   node_pending=_node_pending_nonce(adapter, sender))
+        try:
+            signed = adapter.build_and_sign(coin=coin, to_address=order.destination, amount=order.amount,
+                                            private_key=key, nonce=nonce)
+        except PermanentChainError as error:
+            raise _Refused(f"Cannot sign: {error}") from None
+        if signed.max_fee > order.fee_reserved:  # reserve what this very transaction may spend
+            order = withdrawal_reserve_fee(order=order, amount=signed.max_fee)
+            if order.status == Status.AWAITING_FEE:
+                return SendResult("awaiting_fee", order.last_error)  # the signature is dropped unsent
+        withdrawal_store_signed(order=order, signed=signed)
+    return None
+
+
+def _broadcast(order: WithdrawalOrder, candidate: WithdrawalTransaction, *, raise_transient: bool) -> SendResult:
+    """Send the stored transaction; accepted → confirming; refused for good → failed."""
+    WithdrawalTransaction.objects.filter(pk=candidate.pk).update(send_attempts=F("send_attempts") + 1)
+    adapter = adapter_for(order.coin.network)
+    try:
+        tx_hash = adapter.broadcast(_signed(candidate))
+    except TransientChainError as error:
+        withdrawal_note_error(order=order.pk, error=f"Broadcast of {candidate.tx_hash} will be retried: {error}")
+        if raise_transient:
+            raise
+        return SendResult("retry", str(error))
+    except PermanentChainError as error:
+        withdrawal_fail(order=order.pk, reason=f"Rejected by the node: {error}")
+        return SendResult("failed", str(error))
+    _fault("after_send")
+    withdrawal_mark_sent(order=order.pk, tx_hash=tx_hash)
+    return SendResult("sent", tx_hash)
+
+
+# --- requeue ------------------------------------------------------------------------------------
+
+def pipeline_requeue_approved(*, network_code: str | None = None, older_than: timedelta | None = None,
+                              limit: int = 1000) -> list[int]:
+    """Start the send task again for approved orders untouched for ``older_than`` on networks
+    where sending is on. Returns the order ids enqueued."""
+    if SendingSwitch.objects.filter(pk=1, sending_paused=True).exists():
+        return []
+    cutoff = timezone.now() - (requeue_after() if older_than is None else older_than)
+    orders = WithdrawalOrder.objects.filter(status=Status.APPROVED, updated_at__lte=cutoff,
+                                            coin__network__sending_paused=False)
+    if network_code:
+        orders = orders.filter(coin__network__code=network_code)
+    ids = list(orders.order_by("id").values_list("id", flat=True)[:limit])
+    from chains.send_tasks import withdrawal_send
+
+    for order_id in ids:
+        withdrawal_send.delay(order_id)
+    return ids
+
+
+# --- the sweep ----------------------------------------------------------------------------------
+
+@dataclass
+class SweepReport:
+    orders: int = 0
+    batches: int = 0
+    progressed: int = 0
+    completed: int = 0
+    failed: int = 0
+    rebroadcast: int = 0
+    resent: int = 0
+    marked_sent: int = 0
+    skipped_networks: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _lock_key(name: str) -> int:
+    return zlib.crc32(f"chains.sweep:{name}".encode())
+
+
+@contextmanager
+def _sweep_lock(network: Network) -> Iterator[bool]:
+    """One sweep per network at a time: a session-level advisory lock, released by PostgreSQL
+    if the worker dies (its connection closes)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(network.code)])
+        (acquired,) = cursor.fetchone()
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(network.code)])
+
+
+def pipeline_sweep(*, network_code: str | None = None, batch_size: int = 500,
+                   stale_after: timedelta | None = None) -> SweepReport:
+    """Follow every confirming order, and every broadcasting one untouched for ``stale_after``."""
+    report = SweepReport()
+    stale_cutoff = timezone.now() - (rebroadcast_after() if stale_after is None else stale_after)
+    todo = Q(status=Status.CONFIRMING) | Q(status=Status.BROADCASTING, updated_at__lte=stale_cutoff)
+    networks = Network.objects.filter(pk__in=WithdrawalOrder.objects.filter(todo).values("coin__network"))
+    if network_code:
+        networks = networks.filter(code=network_code)
+    for network in networks:
+        with _sweep_lock(network) as acquired:
+            if not acquired:
+                report.skipped_networks.append(network.code)
+                continue
+            try:
+                _sweep_network(network, todo, batch_size, report)
+            except TransientChainError as error:  # the next sweep tries again; nothing changed
+                report.errors.append(f"{network.code}: {error}")
+                logger.warning("sweep of %s: %s", network.code, error)
+    return report
+
+
+def _sweep_network(network: Network, todo: Q, batch_size: int, report: SweepReport) -> None:
+    adapter = adapter_for(network)
+    paused = sending_paused_reason(network)
+    orders_qs = (WithdrawalOrder.objects.filter(todo, coin__network=network)
+                 .select_related("coin__network").order_by("id"))
+    last_id = 0
+    while True:
+        orders = list(orders_qs.filter(id__gt=last_id)[:batch_size])
+        if not orders:
+            return
+        last_id = orders[-1].id
+        report.batches += 1
+        report.orders += len(orders)
+        _sweep_batch(adapter, orders, paused=paused, report=report)
+
+
+def _sweep_batch(adapter, orders: list[WithdrawalOrder], *, paused: str, report: SweepReport) -> None:
+    candidates: dict[int, list[WithdrawalTransaction]] = {}
+    for tx in (WithdrawalTransaction.objects.filter(order_id__in=[o.id for o in orders], state__in=LIVE_TX_STATES)
+               .order_by("id")):
+        candidates.setdefault(tx.order_id, []).append(tx)
+    hashes = {o.tx_hash for o in orders if o.tx_hash} | {tx.tx_hash for txs in candidates.values() for tx in txs}
+    statuses = adapter.tx_statuses(sorted(hashes))  # one height read, receipts in batches
+    progress: dict[int, TxStatus] = {}
+    wrote = False
+    for order in orders:
+        own = candidates.get(order.id, [])
+        order_hashes = dict.fromkeys([tx.tx_hash for tx in own] + ([order.tx_hash] if order.tx_hash else []))
+        status = _best(statuses[h] for h in order_hashes if h in statuses)
+        try:
+            changed = _sweep_order(order, status, own, paused=paused, progress=progress, report=report)
+        except (DomainError, PermanentChainError) as error:
+            report.errors.append(f"W{order.pk}: {error}")
+            logger.exception("sweep: order %s", order.pk)
+            continue
+        if changed and not wrote:
+            wrote = True
+            _fault("during_sweep")
+    if progress:
+        report.progressed += withdrawal_record_confirmations(statuses=progress)
+
+
+_RANK = {TxStatus.INCLUDED: 3, TxStatus.REVERTED: 3, TxStatus.PENDING: 2, TxStatus.NOT_FOUND: 1}
+
+
+def _best(statuses) -> TxStatus | None:
+    """The most advanced status among an order's candidates (included beats pending beats gone)."""
+    best = None
+    for status in statuses:
+        if best is None or (_RANK[status.state], status.confirmations) > (_RANK[best.state], best.confirmations):
+            best = status
+    return best
+
+
+def _sweep_order(order: WithdrawalOrder, status: TxStatus | None, candidates: list[WithdrawalTransaction], *,
+                 paused: str, progress: dict[int, TxStatus], report: SweepReport) -> bool:
+    """Decide and make the move for one order. Returns whether a service wrote something."""
+    if status is None:
+        return False
+    on_chain = status.state in (TxStatus.INCLUDED, TxStatus.REVERTED)
+    if on_chain:
+        if (order.status == Status.CONFIRMING and order.confirmations and order.block_hash
+                and status.block_hash and status.block_hash.lower() != order.block_hash.lower()):
+            return _rebroadcast(order, candidates, f"Re-org: {status.tx_hash} moved from block {order.block_hash} "
+                                                   f"to {status.block_hash}", paused=paused, report=report)
+        marked = order.status == Status.BROADCASTING
+        if marked:
+            # The node took it but the worker died before saving so (or the task gave up).
+            withdrawal_mark_sent(order=order.pk, tx_hash=status.tx_hash)
+            report.marked_sent += 1
+        deep = status.confirmations >= order.coin.confirmations
+        if status.state == TxStatus.REVERTED and deep:
+            withdrawal_fail(order=order.pk, reason=f"Reverted on chain in block {status.block_number} "
+                                                   f"({status.tx_hash})", fee_paid=status.fee_paid)
+            report.failed += 1
+            return True
+        if status.state == TxStatus.INCLUDED and deep:
+            withdrawal_record_status(order=order.pk, status=status)
+            report.completed += 1
+            return True
+        if marked or (status.confirmations, status.block_hash, status.tx_hash) != (
+                order.confirmations, order.block_hash or None, order.tx_hash):
+            progress[order.pk] = status  # below the depth: counted in one bulk update
+        return marked
+    if status.state == TxStatus.PENDING:
+        if order.status == Status.BROADCASTING:
+            withdrawal_mark_sent(order=order.pk, tx_hash=status.tx_hash)
+            report.marked_sent += 1
+            return True
+        if order.confirmations:  # was in a block, back in the mempool: it left the chain
+            return _rebroadcast(order, candidates, f"Re-org: {status.tx_hash} left block {order.block_hash}",
+                                paused=paused, report=report)
+        return False
+    # not found
+    if order.status == Status.CONFIRMING:
+        return _rebroadcast(order, candidates, f"{status.tx_hash} is no longer known to the node",
+                            paused=paused, report=report)
+    return _resend(order, candidates, paused=paused, report=report)  # a stale broadcasting order
+
+
+def _rebroadcast(order: WithdrawalOrder, candidates, reason: str, *, paused: str, report: SweepReport) -> bool:
+    withdrawal_rebroadcast(order=order.pk, reason=reason)
+    report.rebroadcast += 1
+    order.status = Status.BROADCASTING  # local copy only, for _resend
+    _resend(order, candidates, paused=paused, report=report)
+    return True
+
+
+def _resend(order: WithdrawalOrder, candidates, *, paused: str, report: SweepReport) -> bool:
+    """Send the stored transaction again (the same bytes: never a new signature)."""
+    if paused or not candidates:
+        return False
+    candidate = WithdrawalTransaction.objects.filter(pk=candidates[-1].pk, state__in=LIVE_TX_STATES).first()
+    if candidate is None:
+        return False
+    result = _broadcast(order, candidate, raise_transient=False)
+    report.resent += 1
+    return result.outcome != "retry"
