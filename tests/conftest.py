@@ -17,3 +17,12 @@ def require_service(name: str, reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{name} is required under CI and is not available: {reason}")
     pytest.skip(f"{name} not available: {reason}")
+
+
+def pytest_configure(config):
+    """Each test run gets its own cache namespace, so throttle counters never leak between runs."""
+    import uuid
+
+    from django.conf import settings
+
+    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:8]}"

@@ -27,3 +27,16 @@ def error_responses(*codes: str) -> dict[int, OpenApiResponse]:
         )
         for http_status, group in by_status.items()
     }
+
+
+def document_common_errors(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every operation can answer 405 (another method)."""
+    description = f"`method_not_allowed`: {ERROR_CODES['method_not_allowed']}"
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("405", {
+                    "description": description,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                })
+    return result

@@ -13,33 +13,8 @@ from ledger.selectors import customer_balances
 from withdrawals.selectors.orders import withdrawal_get_for_customer, withdrawals_for_customer
 from withdrawals.services.orders import withdrawal_cancel, withdrawal_request
 from withdrawals.services.otp import totp_confirm, totp_enroll
-from withdrawals_site.amounts import format_amount
 from withdrawals_site.api_docs import error_responses
-from withdrawals_site.errors import DomainError
-
-
-class AmountString(serializers.Field):
-    """Exact amounts leave the API as canonical decimal strings ("0.015")."""
-
-    def to_representation(self, value):
-        return format_amount(value)
-
-
-class AmountInput(serializers.Field):
-    """Amounts arrive as JSON strings, exactly as sent: a number or a padded string is refused
-    (``invalid_amount``), never coerced or trimmed. The service parses the value."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("help_text", 'A decimal string, e.g. "0.015".')
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            raise DomainError("invalid_amount", 'The amount must be a JSON string such as "0.015".', field="amount")
-        return data
-
-    def to_representation(self, value):
-        return value
+from withdrawals_site.api_fields import AmountInput, AmountString
 
 
 class HistorySerializer(serializers.Serializer):

@@ -1,0 +1,57 @@
+"""The App API's published contract: the OpenAPI schema validates and documents every error
+code of SPEC.md; the request endpoint is throttled with the SPEC error shape."""
+
+import re
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from withdrawals.api.orders import WithdrawalRequestThrottle
+
+SPEC = Path(__file__).resolve().parents[3] / "shared" / "SPEC.md"
+
+
+def spec_error_codes() -> set[str]:
+    """The codes listed in SPEC.md's "Errors" paragraph; our own table when the spec is absent."""
+    from withdrawals_site.errors import ERROR_CODES
+
+    if not SPEC.exists():
+        return set(ERROR_CODES)
+    text = SPEC.read_text()
+    section = text[text.index("Codes: "):text.index("A customer never sees")]
+    return set(re.findall(r"`([a-z_]+)`", section))
+
+
+def test_schema_validates_and_documents_every_error_code(db):
+    out = StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
+    schema = out.getvalue()
+    missing = sorted(code for code in spec_error_codes() if code not in schema)
+    assert missing == [], f"error codes not documented in the OpenAPI schema: {missing}"
+    for path in ("/api/v1/withdrawals/", "/api/v1/withdrawals/{order_id}/cancel/", "/api/v1/balances/",
+                 "/api/v1/coins/", "/api/v1/addresses/", "/api/v1/auth/token/"):
+        assert path in schema
+
+
+def test_schema_and_docs_are_served(client):
+    assert client.get("/api/schema/").status_code == 200
+    assert client.get("/api/docs/").status_code == 200
+
+
+def test_request_endpoint_is_throttled(wallet, otp_bypass, monkeypatch):
+    monkeypatch.setattr(WithdrawalRequestThrottle, "THROTTLE_RATES", {"withdrawal_request": "3/min"})
+    statuses = [wallet.request(key=f"t{i}", amount="0.01").status_code for i in range(3)]
+    assert statuses == [201, 201, 201]
+    response = wallet.request(key="t4", amount="0.01")
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled" and int(response["Retry-After"]) > 0
+    assert wallet.client.get("/api/v1/withdrawals/").status_code == 200  # reads are not throttled
+
+
+@pytest.mark.parametrize("method, path", [("put", "/api/v1/withdrawals/"), ("delete", "/api/v1/balances/")])
+def test_wrong_method_has_the_error_shape(wallet, method, path):
+    response = getattr(wallet.client, method)(path)
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"

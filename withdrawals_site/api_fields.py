@@ -1,0 +1,39 @@
+"""Serializer fields for exact amounts, shared by every App endpoint."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from withdrawals_site.amounts import format_amount
+from withdrawals_site.errors import DomainError
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "0.015"})
+class AmountString(serializers.Field):
+    """Exact amounts leave the API as canonical decimal strings ("0.015")."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return format_amount(value)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class AmountInput(serializers.Field):
+    """Amounts arrive as JSON strings, exactly as sent: a number or a padded string is refused
+    (``invalid_amount``), never coerced or trimmed. The service parses the value."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", 'A decimal string, e.g. "0.015".')
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise DomainError("invalid_amount", 'The amount must be a JSON string such as "0.015".',
+                              field=self.field_name)
+        return data
+
+    def to_representation(self, value):
+        return value
