@@ -19,14 +19,12 @@ from django.utils.html import format_html
 from withdrawals.models.addresses import AddressReviewItem, AddressStatusChange, CustomerAddress
 from withdrawals.selectors.addresses import address_is_usable, addresses_for_admin, addresses_pending_review
 from withdrawals.services.addresses import (
-    address_mark_verified,
+    WORK_ORDER_TYPE,
     address_micropayment_seen,
-    address_reject,
+    address_review_decide,
     address_revoke,
 )
 from withdrawals_site.admin_tools import action_with_reason, run_service_per_object
-
-Method = CustomerAddress.Method
 
 
 class AddressStatusChangeInline(admin.TabularInline):
@@ -48,17 +46,17 @@ class AddressStatusChangeInline(admin.TabularInline):
         return super().get_queryset(request).select_related("actor")
 
 
-def _approve(address, actor, reason):
-    return address_mark_verified(address=address, actor=actor, method=address.verification_method or Method.EVIDENCE,
-                                 reason=reason)
-
-
+# With an open review work order, a decision is recorded on it (its flow decides when the address
+# is verified); without one the address is decided at once. See address_review_decide.
 approve_action = action_with_reason(
     name="approve_addresses", description="Approve (verify) the selected addresses",
-    service=_approve, done="Verified")
+    service=lambda address, actor, reason: address_review_decide(address=address, actor=actor, approve=True,
+                                                                 reason=reason),
+    done="Approved")
 reject_action = action_with_reason(
     name="reject_addresses", description="Reject the selected addresses",
-    service=lambda address, actor, reason: address_reject(address=address, actor=actor, reason=reason),
+    service=lambda address, actor, reason: address_review_decide(address=address, actor=actor, approve=False,
+                                                                 reason=reason),
     done="Rejected")
 revoke_action = action_with_reason(
     name="revoke_addresses", description="Revoke the selected addresses",
@@ -113,8 +111,26 @@ class CustomerAddressAdmin(admin.ModelAdmin):
                        "evidence_link", "micropayment", "verified_at", "usable_from", "usable_now", "reason",
                        "created_at", "updated_at")
 
+    change_form_template = "admin/withdrawals/customeraddress/change_form.html"
+
     def get_queryset(self, request):
         return addresses_for_admin()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The review work order's approval panel (steps, decisions, Approve / Reject) on top."""
+        extra_context = dict(extra_context or {})
+        try:
+            from approvals.selectors import approval_panel_context, work_order_for_subject
+        except ImportError:
+            pass
+        else:
+            address = self.get_object(request, object_id)
+            if address is not None:
+                work_order = work_order_for_subject(address, type=WORK_ORDER_TYPE)
+                if work_order is not None:
+                    extra_context["approval_panel"] = approval_panel_context(
+                        work_order, request.user, next_url=request.get_full_path())
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -177,6 +177,7 @@ def address_verify_signature(*, address: CustomerAddress, nonce: str, signature:
     """Verify the address with a signature over one of its unexpired, unused challenges."""
     now = timezone.now()
     with transaction.atomic():
+        _cancel_open_review(address, actor=address.customer.user, reason="Ownership proven by a signature.")
         address = _lock(address)
         challenge = (AddressChallenge.objects.select_for_update()
                      .filter(address=address, nonce=str(nonce or "")).first())
@@ -248,6 +249,7 @@ def address_micropayment_seen(*, address: CustomerAddress, actor, tx_hash: str, 
     if not tx_hash:
         raise DomainError("validation_error", "The transaction hash is required.", field="tx_hash")
     with transaction.atomic():
+        _cancel_open_review(address, actor=actor, reason="Ownership proven by a micropayment.")
         address = _lock(address)
         if address.status == Status.VERIFIED and address.verification_method == Method.MICROPAYMENT:
             return address  # seen twice (a task re-scanning): nothing to do
@@ -300,6 +302,31 @@ def _open_review_work_order(address: CustomerAddress):
     )
 
 
+def _cancel_open_review(address: CustomerAddress, *, actor, reason: str) -> None:
+    """Close the address's open review work order when the address leaves review another way
+    (revoked, verified by a signature, decided directly). Called *before* the address row is
+    locked, so locks are taken work order first, address second, as the approvals engine does.
+    A no-op when the engine itself is deciding (it has closed its work order already).
+    """
+    if not CustomerAddress.objects.filter(pk=address.pk, status=Status.PENDING_REVIEW).exists():
+        return
+    try:
+        from approvals.services import work_order_cancel
+    except ImportError:
+        return
+    work_order_cancel(subject=address, actor=actor, reason=reason)
+
+
+def _open_review(address: CustomerAddress):
+    """The address's open ``atm.va.address_verify`` work order, or None (also without the engine)."""
+    try:
+        from approvals.selectors import work_order_for_subject
+    except ImportError:
+        return None
+    work_order = work_order_for_subject(address, type=WORK_ORDER_TYPE)
+    return work_order if work_order is not None and work_order.status == "open" else None
+
+
 def address_submit_evidence(*, address: CustomerAddress, file) -> CustomerAddress:
     """Store the customer's evidence and put the address up for staff review."""
     _check_evidence(file)
@@ -320,11 +347,13 @@ def address_mark_verified(*, address: CustomerAddress, actor, method: str, reaso
     """Staff (or the approvals engine, on approval of the work order) verify the address."""
     if method not in Method.values:
         raise DomainError("validation_error", f"Unknown verification method {method!r}.", field="method")
+    reason = reason or "Verified by staff review."
     with transaction.atomic():
+        _cancel_open_review(address, actor=actor, reason=f"Address verified directly: {reason}")
         address = _lock(address)
         if address.status == Status.VERIFIED:
             return address
-        _verify(address, actor=actor, method=method, reason=reason or "Verified by staff review.")
+        _verify(address, actor=actor, method=method, reason=reason)
     return address
 
 
@@ -334,6 +363,7 @@ def address_reject(*, address: CustomerAddress, actor, reason: str) -> CustomerA
     if not reason:
         raise DomainError("validation_error", "A reason is required.", field="reason")
     with transaction.atomic():
+        _cancel_open_review(address, actor=actor, reason=f"Address rejected directly: {reason}")
         address = _lock(address)
         if address.status == Status.REJECTED:
             return address
@@ -344,10 +374,34 @@ def address_reject(*, address: CustomerAddress, actor, reason: str) -> CustomerA
 
 def address_revoke(*, address: CustomerAddress, actor, reason: str = "") -> CustomerAddress:
     """Take the address out of the book (the App's DELETE); the row and its history stay."""
+    reason = (reason or "").strip() or "Removed by the customer."
     with transaction.atomic():
+        _cancel_open_review(address, actor=actor, reason=f"Address revoked: {reason}")
         address = _lock(address)
         if address.status == Status.REVOKED:
             return address
-        address.reason = (reason or "").strip() or "Removed by the customer."
+        address.reason = reason
         _move(address, "revoke", actor=actor, reason=address.reason, fields=("reason",))
+    return address
+
+
+def address_review_decide(*, address: CustomerAddress, actor, approve: bool, reason: str) -> CustomerAddress:
+    """A staff decision on an address under review, from the admin's review queue.
+
+    With an open ``atm.va.address_verify`` work order the decision goes through the approvals
+    engine (its flow, groups and maker-checker rules apply; on its last approval it calls
+    ``address_mark_verified``, on a rejection ``address_reject``). Without one (no engine
+    installed) the services are called directly.
+    """
+    work_order = _open_review(address)
+    if work_order is None:
+        if approve:
+            return address_mark_verified(address=address, actor=actor,
+                                         method=address.verification_method or Method.EVIDENCE, reason=reason)
+        return address_reject(address=address, actor=actor, reason=reason)
+    from approvals.services import work_order_decide
+
+    work_order_decide(work_order=work_order, actor=actor, decision="approve" if approve else "reject",
+                      comment=reason)
+    address.refresh_from_db()
     return address
