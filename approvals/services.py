@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -120,7 +121,12 @@ def approval_flow_activate(*, flow: ApprovalFlow, actor) -> ApprovalFlow:
         if not steps:
             raise DomainError("validation_error", "A flow needs at least one step.", field="steps")
         for step in steps:
-            step.full_clean(exclude=["flow"])
+            try:
+                step.full_clean(exclude=["flow"])
+            except ValidationError as error:
+                messages = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+                raise DomainError("validation_error", f"Step {step.position} ({step.name}): {messages}",
+                                  field="steps")
         ApprovalFlow.objects.filter(type=flow.type, active=True).update(active=False)
         flow.active = True
         flow.save(update_fields=["active"])
