@@ -1,0 +1,50 @@
+"""seed_demo builds a usable demo on a real local chain, and a second run changes nothing."""
+
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+
+from chains.models import Coin
+from ledger.selectors import customer_balances, ledger_check
+
+pytestmark = [pytest.mark.django_db, pytest.mark.chain]
+
+
+@pytest.fixture
+def demo_env(anvil, settings, tmp_path, monkeypatch):
+    settings.CHAIN_RPC_URLS = {**settings.CHAIN_RPC_URLS, "ETH": anvil.url}
+    settings.HOT_KEYS_FILE = tmp_path / "hot_keys.json"
+    monkeypatch.setenv("BTC_TEST_CHAIN_DIR", str(tmp_path / "btc"))
+    monkeypatch.setenv("TRON_TEST_CHAIN_DIR", str(tmp_path / "tron"))
+    from chains.hot_wallets import _key_file
+
+    _key_file.cache_clear()
+    yield
+    _key_file.cache_clear()
+
+
+def row_counts() -> dict[str, int]:
+    return {model._meta.label: model.objects.count() for model in apps.get_models()
+            if model._meta.app_label in {"auth", "customers", "chains", "ledger", "approvals", "withdrawals"}}
+
+
+def test_seed_demo_is_idempotent_and_usable(demo_env, anvil):
+    call_command("seed_demo", verbosity=0)
+    first = row_counts()
+    contract = Coin.objects.get(currency__code="USDT", network__code="ETH").contract_address
+    call_command("seed_demo", verbosity=0)
+    assert row_counts() == first
+    usdt = Coin.objects.get(currency__code="USDT", network__code="ETH")
+    assert usdt.contract_address == contract and anvil.w3.eth.get_code(contract)  # deployed once, still there
+    eth = Coin.objects.get(currency__code="ETH", network__code="ETH")
+    assert eth.network_fee_estimate and eth.network_fee_estimate > 0  # read from anvil
+    from customers.models import Customer
+
+    alice = Customer.objects.get(user__username="alice")
+    balances = {b["currency"]: b for b in customer_balances(customer=alice)}
+    assert balances["ETH"]["available"] == Decimal("3.5")
+    assert ledger_check() == []
+    assert set(Coin.objects.filter(enabled=True).values_list("currency__code", "network__code")) == {
+        ("ETH", "ETH"), ("USDT", "ETH"), ("BTC", "BTC"), ("USDT", "TRON")}
