@@ -14,10 +14,10 @@ the node and decides which move to make.
 * ``pipeline_requeue_approved(...)``: approved orders nobody is working on (lost message, kill
   switch lifted, retries exhausted) go back to the send task.
 
-Fault injection for the tests: ``WDC_FAULT=<point>`` makes the process SIGKILL itself at that
-point (``after_sign``, ``after_send``, ``during_sweep``); with ``WDC_FAULT_ONCE_FILE=<path>`` only
-while that file exists (it is removed first, so a restarted worker goes on). Unset in production:
-``_fault`` is then a dictionary lookup.
+Fault injection for the tests: ``WDC_FAULT=<point>`` makes the process SIGKILL itself every time
+it reaches that point (``after_sign``, ``after_send``, ``during_sweep``); ``WDC_FAULT_FILE=<path>``
+does it once, at the point named in that file, which is removed first (a restarted worker then
+goes on). Both unset in production: ``_fault`` is then two dictionary lookups.
 """
 
 from __future__ import annotations
@@ -81,15 +81,21 @@ def requeue_after() -> timedelta:
 # --- test-only fault injection ----------------------------------------------------------------
 
 def _fault(point: str) -> None:
-    if os.environ.get("WDC_FAULT") != point:
-        return
-    flag = os.environ.get("WDC_FAULT_ONCE_FILE")
-    if flag:
+    """Test hook: SIGKILL this process at ``point`` when asked to (see the module docstring)."""
+    wanted, flag = os.environ.get("WDC_FAULT"), os.environ.get("WDC_FAULT_FILE")
+    if not wanted and not flag:
+        return  # production: nothing set
+    if wanted != point:
+        if not flag:
+            return
         try:
-            os.remove(flag)
+            with open(flag) as file:
+                if file.read().strip() != point:
+                    return
+            os.remove(flag)  # once: a restarted worker goes on
         except FileNotFoundError:
             return
-    logger.warning("WDC_FAULT=%s: killing process %s", point, os.getpid())
+    logger.warning("fault injection at %s: killing process %s", point, os.getpid())
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -460,7 +466,6 @@ def _sweep_order(order: WithdrawalOrder, status: TxStatus | None, candidates: li
 def _rebroadcast(order: WithdrawalOrder, candidates, reason: str, *, paused: str, report: SweepReport) -> bool:
     withdrawal_rebroadcast(order=order.pk, reason=reason)
     report.rebroadcast += 1
-    order.status = Status.BROADCASTING  # local copy only, for _resend
     _resend(order, candidates, paused=paused, report=report)
     return True
 

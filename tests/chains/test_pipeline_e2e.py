@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - the fixtures imported from test_pipeline_support are used as arguments
+# ruff: noqa: F401, F811 - fixtures imported from test_pipeline_support, used as arguments
 """End to end on a real anvil node with a real Celery worker on Redis and the real database:
 App request → approval → broadcast → blocks mined → completed, the ledger settled as SPEC says."""
 

@@ -1,0 +1,101 @@
+# ruff: noqa: F401, F811 - fixtures imported from test_pipeline_support, used as arguments
+"""The worker SIGKILLed at the worst moments; after a restart each order completes with exactly
+one transaction on chain and the ledger holds (``WDC_FAULT_FILE``, see chains.pipeline._fault)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from ledger.selectors import ledger_check, tenant_fee_reserve
+from tests.chains.test_pipeline_support import (
+    arm_fault,
+    assert_settled,
+    fault_file,
+    hot_nonce,
+    mine_and_sweep,
+    pipeline_hot_wallet,
+    pipeline_worker,
+    scene,
+    sweep_via_worker,
+    wait_for,
+    wait_status,
+)
+from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
+
+pytestmark = [pytest.mark.chain, pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+S = WithdrawalOrder.Status
+
+
+def _killed(worker) -> None:
+    wait_for(lambda: not worker.alive, what="the worker to kill itself")
+
+
+def test_killed_after_signing_before_sending(scene, pipeline_worker, fault_file):
+    nonce_before = hot_nonce(scene.anvil, scene.hot)
+    main_before = tenant_fee_reserve(tenant=scene.tenant, currency="ETH")["main"]
+    arm_fault(fault_file, "after_sign")
+    order = scene.request("ETH", "0.3")
+    scene.approve(order)
+    _killed(pipeline_worker)
+
+    order.refresh_from_db()
+    assert order.status == S.BROADCASTING  # stored, committed, never sent
+    stored = WithdrawalTransaction.objects.get(order=order)
+    assert stored.state == "signed" and order.tx_hash == stored.tx_hash
+    assert hot_nonce(scene.anvil, scene.hot) == nonce_before  # nothing reached the chain
+
+    pipeline_worker.restart()
+    order = wait_status(order, S.COMPLETED, tick=mine_and_sweep(scene.anvil))  # the sweep re-sends it
+    assert WithdrawalTransaction.objects.get(order=order).tx_hash == stored.tx_hash  # never signed again
+    assert hot_nonce(scene.anvil, scene.hot) == nonce_before + 1
+    assert scene.recipient_balance(scene.eth) == Decimal("0.3")
+    assert_settled(scene, order, main_before=main_before)
+
+
+def test_killed_after_sending_before_saving(scene, pipeline_worker, fault_file):
+    nonce_before = hot_nonce(scene.anvil, scene.hot)
+    main_before = tenant_fee_reserve(tenant=scene.tenant, currency="ETH")["main"]
+    arm_fault(fault_file, "after_send")
+    order = scene.request("ETH", "0.4")
+    scene.approve(order)
+    _killed(pipeline_worker)
+
+    order.refresh_from_db()
+    assert order.status == S.BROADCASTING  # the node has it (anvil mined it), we never wrote so
+    assert hot_nonce(scene.anvil, scene.hot) == nonce_before + 1
+
+    pipeline_worker.restart()
+    order = wait_status(order, S.COMPLETED, tick=mine_and_sweep(scene.anvil))
+    assert order.transactions.count() == 1
+    assert hot_nonce(scene.anvil, scene.hot) == nonce_before + 1  # the re-send was the same tx
+    assert scene.recipient_balance(scene.eth) == Decimal("0.4")
+    assert_settled(scene, order, main_before=main_before)
+
+
+def test_killed_during_the_sweep(scene, pipeline_worker, fault_file):
+    nonce_before = hot_nonce(scene.anvil, scene.hot)
+    first, second = scene.request("ETH", "0.2", key="a"), scene.request("ETH", "0.3", key="b")
+    scene.approve(first)
+    scene.approve(second)
+    for order in (first, second):
+        wait_status(order, S.CONFIRMING)
+    scene.anvil.mine(3)  # both deep enough: the sweep completes them one after the other
+    arm_fault(fault_file, "during_sweep")
+    from chains.send_tasks import sweep_confirmations
+
+    sweep_confirmations.delay(stale_after=0)
+    _killed(pipeline_worker)
+    statuses = sorted(WithdrawalOrder.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True))
+    assert statuses == [S.COMPLETED, S.CONFIRMING]  # killed right after the first completion committed
+
+    pipeline_worker.restart()
+    sweep_via_worker()
+    for order in (first, second):
+        assert wait_status(order, S.COMPLETED).transactions.filter(state="confirmed").count() == 1
+    assert hot_nonce(scene.anvil, scene.hot) == nonce_before + 2
+    assert scene.recipient_balance(scene.eth) == Decimal("0.5")
+    fee = tenant_fee_reserve(tenant=scene.tenant, currency="ETH")
+    assert fee["reserved"] == 0 and fee["revenue"] == Decimal("0.002")  # each settled once
+    assert ledger_check() == []
