@@ -115,6 +115,14 @@ def test_a_revoked_address_may_be_registered_again_and_keeps_its_history(custome
     assert moves(first) == [("", "pending_verification"), ("pending_verification", "revoked")]
 
 
+def test_a_rejected_address_cannot_be_registered_again(customer, staff):
+    address, signer = register(customer, eth_network())
+    address_reject(address=address, actor=staff, reason="Sanctioned")
+    refused("duplicate_address", lambda: address_create(customer=customer, network_code="ETH",
+                                                        address=signer.address), status=409)
+    assert CustomerAddress.objects.filter(customer=customer).count() == 1
+
+
 def test_wrong_network_and_unknown_network_are_refused(customer):
     eth_network(), tron_network()
     refused("network_mismatch", lambda: address_create(customer=customer, network_code="ETH",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from withdrawals.models.addresses import AddressStatusChange, CustomerAddress
+from withdrawals.models.addresses import CustomerAddress
 from withdrawals_site.errors import DomainError
 
 Status = CustomerAddress.Status
@@ -82,10 +82,3 @@ def addresses_pending_review() -> QuerySet[CustomerAddress]:
     """The staff review queue: evidence submitted, oldest first."""
     return addresses_for_admin().filter(status=Status.PENDING_REVIEW).order_by("updated_at", "id")
 
-
-def address_history(*, address: CustomerAddress) -> QuerySet[AddressStatusChange]:
-    return address.history.select_related("actor").order_by("at", "id")
-
-
-def addresses_with_history() -> QuerySet[CustomerAddress]:
-    return _base().prefetch_related(Prefetch("history", queryset=AddressStatusChange.objects.select_related("actor")))

@@ -123,6 +123,11 @@ def address_create(*, customer, network_code: str, address: str, label: str = ""
                                               status__in=CustomerAddress.ACTIVE_STATUSES)
         if live.exists():
             raise duplicate
+        # A review's rejection sticks: registering the address again must not reopen it.
+        if CustomerAddress.objects.filter(customer=customer, network=network, address=normalized,
+                                          status=Status.REJECTED).exists():
+            raise DomainError("duplicate_address", f"{normalized} on {network.code} was rejected on review and "
+                                                   "cannot be registered again; contact support.", field="address")
         try:
             with transaction.atomic():  # the unique constraint settles a race between two requests
                 entry = CustomerAddress.objects.create(customer=customer, network=network, address=normalized,
