@@ -1,11 +1,13 @@
 """Admin for the chain reference data. Actions call the services; validation is the model's
 ``clean()`` (run by the admin form) backed by database constraints."""
 
+import importlib
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
 from chains.models import Coin, Currency, Network
-from chains.services import coin_refresh_fee_estimate, coin_set_enabled, network_set_sending_paused
+from chains.services import coin_refresh_fee_estimate, coin_set_enabled
 
 
 @admin.register(Currency)
@@ -48,16 +50,21 @@ class NetworkAdmin(admin.ModelAdmin):
 
     @admin.action(description="Pause sending on the selected networks (kill switch)")
     def pause_sending(self, request, queryset: QuerySet[Network]) -> None:
-        changed = [n.code for n in queryset if network_set_sending_paused(
-            network=n, paused=True, actor=request.user, reason="Admin action.")]
-        self.message_user(request, f"Sending paused on: {', '.join(changed) or 'nothing changed'}.",
-                          messages.WARNING if changed else messages.INFO)
+        self._flip(request, queryset, paused=True)
 
     @admin.action(description="Resume sending on the selected networks")
     def resume_sending(self, request, queryset: QuerySet[Network]) -> None:
-        changed = [n.code for n in queryset if network_set_sending_paused(
-            network=n, paused=False, actor=request.user, reason="Admin action.")]
-        self.message_user(request, f"Sending resumed on: {', '.join(changed) or 'nothing changed'}.")
+        self._flip(request, queryset, paused=False)
+
+    def _flip(self, request, queryset: QuerySet[Network], *, paused: bool) -> None:
+        from chains.pipeline import sending_pause_set  # the one audited way to flip a kill switch
+
+        verb = "paused" if paused else "resumed"
+        reason = f"Sending {verb} from the network list by {request.user.get_username()}."
+        changed = [n.code for n in queryset
+                   if sending_pause_set(network=n, paused=paused, actor=request.user, reason=reason)]
+        self.message_user(request, f"Sending {verb} on: {', '.join(changed) or 'nothing changed'}.",
+                          messages.WARNING if changed and paused else messages.INFO)
 
 
 @admin.register(Coin)
@@ -79,7 +86,7 @@ class CoinAdmin(admin.ModelAdmin):
                            "The minimum must not exceed the maximum or the daily limit.",
         }),
         ("Network fee", {
-            "fields": ("fee_currency", "network_fee_estimate", "network_fee_estimated_at"),
+            "fields": ("fee_currency", "fee_cap", "network_fee_estimate", "network_fee_estimated_at"),
             "description": "Paid from the tenant's main account in the network's native currency; "
                            "the estimate is refreshed from the chain every minute.",
         }),
@@ -107,3 +114,11 @@ class CoinAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{coin}: the node did not answer; the estimate is unchanged.",
                                   messages.WARNING)
+
+
+# The send pipeline's admin pages (kill switches, fee reserve) live in their own module.
+try:
+    importlib.import_module("chains.admin_pipeline")
+except ModuleNotFoundError as exc:  # not written yet
+    if exc.name != "chains.admin_pipeline":
+        raise

@@ -1,4 +1,6 @@
-"""Writes to the chain reference data: fee estimates and the per-network kill switch."""
+"""Writes to the chain reference data: fee estimates, opening and closing coins.
+
+The kill switches (pause sending per network or everywhere) are ``chains.pipeline.sending_pause_set``."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chains.adapters import adapter_for, coin_config
-from chains.models import AMOUNT_PLACES, Coin, Network
+from chains.models import AMOUNT_PLACES, Coin
 
 logger = logging.getLogger(__name__)
 
@@ -115,23 +117,6 @@ def _log_admin_change(*, actor, obj, message: str) -> None:
     if actor is not None:
         LogEntry.objects.log_actions(user_id=actor.pk, queryset=[obj], action_flag=CHANGE,
                                      change_message=message, single_object=True)
-
-
-def network_set_sending_paused(*, network: Network, paused: bool, actor=None, reason: str = "") -> bool:
-    """Pause or resume sending on a network (the kill switch). Returns whether anything changed.
-
-    Audited in the admin's history of the network (who, when, what, why).
-    """
-    with transaction.atomic():
-        locked = Network.objects.select_for_update().get(pk=network.pk)
-        if locked.sending_paused == paused:
-            return False
-        locked.sending_paused = paused
-        locked.save(update_fields=["sending_paused"])
-        verb = "Paused" if paused else "Resumed"
-        _log_admin_change(actor=actor, obj=locked, message=f"{verb} sending. {reason}".strip())
-    network.sending_paused = paused
-    return True
 
 
 def coin_set_enabled(*, coin: Coin, enabled: bool, actor=None) -> bool:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 TIMEOUT = 3.0  # seconds per service
 # DATABASES OPTIONS that are libpq connection parameters (the others are Django's own).
-_LIBPQ_OPTIONS = {"sslmode", "sslrootcert", "sslcert", "sslkey", "options", "application_name",
+_LIBPQ_OPTIONS = {"host", "sslmode", "sslrootcert", "sslcert", "sslkey", "options", "application_name",
                   "target_session_attrs", "passfile", "service"}
 
 
@@ -51,14 +51,13 @@ def check_database(db: dict) -> Problem | None:
     from withdrawals_site import embedded
 
     setting = "DATABASE_URL" if _env("DATABASE_URL") else f"the embedded PostgreSQL under {embedded.VAR_DIR}"
-    host = db.get("HOST") or "localhost"
-    where = f"{db.get('NAME')} at {host}:{db.get('PORT') or 5432}"
+    params = {k: v for k, v in (db.get("OPTIONS") or {}).items() if k in _LIBPQ_OPTIONS}
+    params.update({k: v for k, v in (("host", db.get("HOST")), ("port", db.get("PORT")), ("user", db.get("USER")),
+                                     ("password", db.get("PASSWORD"))) if v})
+    host = params.get("host") or "localhost"
+    where = f"{db.get('NAME')} at {host}:{params.get('port') or 5432}"
     try:
-        conn = psycopg.connect(
-            dbname=db.get("NAME") or "postgres", user=db.get("USER") or None, password=db.get("PASSWORD") or None,
-            host=db.get("HOST") or None, port=db.get("PORT") or None, connect_timeout=int(TIMEOUT),
-            **{k: v for k, v in (db.get("OPTIONS") or {}).items() if k in _LIBPQ_OPTIONS},
-        )
+        conn = psycopg.connect(dbname=db.get("NAME") or "postgres", connect_timeout=int(TIMEOUT), **params)
     except psycopg.OperationalError as exc:
         text = " ".join(str(exc).split())
         if "does not exist" in text:
