@@ -1,0 +1,263 @@
+"""The confirmation sweep over 100, 1,000 and 10,000 confirming orders against a real anvil node.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/wdc python bench/sweep_bench.py \
+        [--sizes 100,1000,10000] [--hashes 500] [--batch 500] [--rounds 3] [--keep]
+
+Creates a scratch database ``<name>_sweepbench`` on the server of DATABASE_URL (dropped at the
+end unless ``--keep``), migrates it, and starts its own anvil node (or uses ``--rpc URL``). It
+sends HASHES real ETH transfers, then for each size creates that many confirming orders directly
+in the database (bulk insert), each pointing at one of the real transactions, round robin, with a
+required depth they never reach. Per size it times ``chains.pipeline.pipeline_sweep`` and counts
+its SQL queries in three situations:
+
+* ``first``: every order's confirmations change (0 → n): the bulk progress update writes them all;
+* ``next block``: one block mined, every order moves on by one: the same;
+* ``idle``: nothing changed on chain: reads only.
+
+It also times a sweep that COMPLETES orders (``--complete`` sizes, default 100,1000): each order
+settles the ledger through ``withdrawal_record_status``, the per-order write path.
+
+Figures belong in docs/PERFORMANCE.md ("Sweep").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "withdrawals_site.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def scratch_database_url(url: str, suffix: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    name = (parts.path.lstrip("/") or "withdrawals") + suffix
+    return urlunsplit(parts._replace(path="/" + name)), name
+
+
+def admin_connection(url: str):
+    import psycopg
+
+    parts = urlsplit(url)
+    return psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True)
+
+
+# --- building the orders --------------------------------------------------------------------------
+
+def make_reference_data(rpc_url: str, *, depth: int):
+    """Network, ETH coin (required depth ``depth``), a customer with a verified address."""
+    from django.contrib.auth import get_user_model
+
+    from chains.models import Coin, Currency, Network
+    from customers.models import Customer, Tenant
+    from withdrawals.models import CustomerAddress
+
+    eth, _ = Currency.objects.get_or_create(code="ETH", defaults={"name": "Ether", "decimals": 18})
+    network, _ = Network.objects.update_or_create(
+        code="ETH", defaults={"name": "bench anvil", "kind": "evm", "native_currency": eth, "rpc_url": rpc_url,
+                              "chain_id": 31337, "confirmations": depth})
+    coin, _ = Coin.objects.update_or_create(
+        currency=eth, network=network,
+        defaults={"enabled": True, "decimals": 8, "min_amount": Decimal("0.001"), "max_amount": Decimal("100"),
+                  "daily_limit": Decimal("100000"), "customer_fee": Decimal("0"), "fee_currency": eth,
+                  "confirmations": depth})
+    tenant, _ = Tenant.objects.get_or_create(venue_code="HAS", defaults={"name": "Bench", "quote_currencies": ["USD"]})
+    user, _ = get_user_model().objects.get_or_create(username="bench-customer")
+    customer, _ = Customer.objects.get_or_create(
+        user=user, defaults={"tenant": tenant, "reference": "BENCH1", "kyc_level": 3, "kyc_status": "approved"})
+    address, _ = CustomerAddress.objects.get_or_create(
+        customer=customer, network=network, address="0x" + "ab" * 20,
+        defaults={"label": "bench", "status": "verified", "verification_method": "signature"})
+    return coin, customer, address
+
+
+def bulk_confirming_orders(*, coin, customer, address, tx_hashes: list[str], count: int,
+                           split: list[dict] | None = None, amount: Decimal = Decimal("0.001"),
+                           fee_reserved: Decimal = Decimal("0")) -> list[int]:
+    """``count`` confirming orders created directly in the database (no services, no ledger),
+    pointing at ``tx_hashes`` round robin. Returns their ids. For benchmarks and query-count tests."""
+    from withdrawals.models import WithdrawalOrder
+
+    rows = [WithdrawalOrder(customer=customer, coin=coin, address=address, destination=address.address,
+                            amount=amount, customer_fee=Decimal("0"), network_fee_estimate=Decimal("0.0001"),
+                            status=WithdrawalOrder.Status.CONFIRMING, tx_hash=tx_hashes[i % len(tx_hashes)],
+                            split=split or [], fee_reserved=fee_reserved)
+            for i in range(count)]
+    return [o.pk for o in WithdrawalOrder.objects.bulk_create(rows, batch_size=2000)]
+
+
+def send_real_transactions(w3, count: int) -> list[str]:
+    """``count`` plain ETH transfers from anvil's first (unlocked) account, mined."""
+    sender = w3.eth.accounts[0]
+    w3.provider.make_request("evm_setAutomine", [False])
+    hashes, first_nonce = [], w3.eth.get_transaction_count(sender, "pending")
+    try:
+        for start in range(0, count, 100):
+            calls = [("eth_sendTransaction", [{"from": sender, "to": "0x" + f"{i + 0x10000:040x}", "value": hex(1),
+                                             "nonce": hex(first_nonce + i)}])
+                     for i in range(start, min(count, start + 100))]
+            answers = w3.provider.make_batch_request(calls)
+            if any("result" not in a for a in answers):
+                raise RuntimeError(f"anvil refused a transfer: {[a for a in answers if 'result' not in a][0]}")
+            hashes += [a["result"] for a in answers]
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    w3.provider.make_request("anvil_mine", [hex(1)])
+    while w3.eth.get_transaction_receipt(hashes[-1]) is None:  # pragma: no cover - anvil mines at once
+        w3.provider.make_request("anvil_mine", [hex(1)])
+    return hashes
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+def timed_sweep(batch_size: int) -> tuple[float, int, dict]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chains.pipeline import pipeline_sweep
+
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        report = pipeline_sweep(batch_size=batch_size)
+        elapsed = time.perf_counter() - started
+    return elapsed, len(queries), report.as_dict()
+
+
+def machine() -> str:
+    import multiprocessing
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        (pg,) = cursor.fetchone()
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (f"{platform.system()} {platform.release()}, {multiprocessing.cpu_count()} CPUs ({cpu}), "
+            f"Python {platform.python_version()}, PostgreSQL {pg}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--complete", default="100,1000", help="sizes of the completing sweep ('' to skip)")
+    parser.add_argument("--hashes", type=int, default=500, help="real transactions the orders point at")
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3, help="timed repetitions of each situation (median)")
+    parser.add_argument("--rpc", default="", help="an anvil node to use instead of starting one")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    base_url = os.environ.get("DATABASE_URL", "")
+    if not base_url:
+        sys.exit("Set DATABASE_URL (the scratch database is created on that server).")
+    url, name = scratch_database_url(base_url, "_sweepbench")
+    with admin_connection(base_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = url
+
+    anvil = None
+    rpc_url = args.rpc
+    if not rpc_url:
+        from withdrawals_site.embedded import free_port, start_anvil
+
+        port = free_port()
+        anvil = start_anvil(port=port, log=Path("/tmp") / f"sweepbench-anvil-{port}.log")
+        rpc_url = f"http://127.0.0.1:{port}"
+    try:
+        run(args, rpc_url)
+    finally:
+        if anvil is not None:
+            import signal
+
+            os.killpg(anvil.pid, signal.SIGTERM)
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            with admin_connection(base_url) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(args, rpc_url: str) -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from chains.adapters.evm import web3_for
+    from ledger.services import ledger_deposit, ledger_hold, ledger_transfer
+    from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange
+
+    w3 = web3_for(rpc_url)
+    print(f"machine: {machine()}")
+    started = time.perf_counter()
+    hashes = send_real_transactions(w3, args.hashes)
+    print(f"{len(hashes)} real transactions sent and mined in {time.perf_counter() - started:.1f}s; "
+          f"batch size {args.batch}; median of {args.rounds} rounds")
+    coin, customer, address = make_reference_data(rpc_url, depth=10**9)
+
+    print("\n| orders | situation | sweep time | per order | queries | batches |")
+    print("|---:|---|---:|---:|---:|---:|")
+    for size in [int(s) for s in args.sizes.split(",") if s]:
+        WithdrawalOrder.objects.all().delete()
+        bulk_confirming_orders(coin=coin, customer=customer, address=address, tx_hashes=hashes, count=size)
+        for situation in ("first", "next block", "idle"):
+            times, counts, report = [], [], {}
+            for _ in range(1 if situation == "first" else args.rounds):
+                if situation == "next block":
+                    w3.provider.make_request("anvil_mine", [hex(1)])  # every order moves on by one
+                elapsed, count, report = timed_sweep(args.batch)
+                times.append(elapsed)
+                counts.append(count)
+            median = statistics.median(times)
+            print(f"| {size:,} | {situation} | {median * 1000:.0f} ms | {median / size * 1e6:.0f} µs | "
+                  f"{max(counts)} | {report['batches']} |")
+            if situation != "idle":
+                assert report["progressed"] == size, report
+
+    sizes = [int(s) for s in args.complete.split(",") if s]
+    if sizes:
+        print("\n| orders completed | sweep time | per order | queries | queries per order |")
+        print("|---:|---:|---:|---:|---:|")
+        from chains.models import Coin
+
+        Coin.objects.filter(pk=coin.pk).update(confirmations=1)
+        coin.refresh_from_db()
+        tenant = customer.tenant
+        ledger_transfer(tenant=tenant, currency="ETH", amount=Decimal("1000"), kind="main_topup",
+                        reference="bench-main")
+        for size in sizes:
+            WithdrawalStatusChange.objects.all().delete()
+            WithdrawalOrder.objects.all().delete()
+            ledger_deposit(customer=customer, currency="ETH", quote="USD", amount=Decimal("0.001") * size,
+                           reference=f"bench-dep-{size}")
+            ids = bulk_confirming_orders(coin=coin, customer=customer, address=address, tx_hashes=hashes,
+                                         count=size)
+            for order_id in ids:  # a real hold per order, so settling posts real ledger entries
+                split = ledger_hold(customer=customer, currency="ETH", amount=Decimal("0.001"),
+                                    reference=f"withdrawal:{order_id}:hold")
+                WithdrawalOrder.objects.filter(pk=order_id).update(split=[line.as_dict() for line in split])
+            elapsed, count, report = timed_sweep(args.batch)
+            assert report["completed"] == size, report
+            print(f"| {size:,} | {elapsed * 1000:.0f} ms | {elapsed / size * 1e6:.0f} µs | {count} | "
+                  f"{count / size:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
