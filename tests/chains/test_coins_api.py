@@ -13,7 +13,7 @@ from django_celery_beat.models import PeriodicTask
 
 from chains import services
 from chains.adapters import TransientChainError
-from chains.models import Coin
+from chains.models import Coin, Network
 from chains.tasks import refresh_fee_estimates
 from tests.fixtures.factories import CoinFactory, usdt_erc20_coin
 
@@ -160,3 +160,12 @@ def test_the_task_refreshes_every_enabled_coin(chain):
 def test_beat_runs_the_refresh_every_minute():
     task = PeriodicTask.objects.get(task="chains.refresh_fee_estimates")
     assert task.enabled and task.interval.every == 60 and task.interval.period == "seconds"
+
+
+@pytest.mark.chain
+def test_the_eth_estimate_is_read_from_a_real_node(app, anvil):
+    coin = CoinFactory()
+    Network.objects.filter(pk=coin.network_id).update(rpc_url=anvil.url)
+    estimate = by_currency(app.get("/api/v1/coins/"))["ETH"]["network_fee_estimate"]
+    assert Decimal(estimate) > 0
+    assert Decimal(estimate) < Decimal("0.01")  # 21,000 gas at anvil's fees
