@@ -123,11 +123,15 @@ class JournalEntry(models.Model):
         help_text="Idempotency reference given by the caller (e.g. withdrawal:42:hold). The same reference "
                   "posts once; reusing it for another posting is refused (ledger_reference_conflict).")
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
-    tenant = models.ForeignKey("customers.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False)
+    # No FK constraint on the hot path's shared rows (tenant, currency): the deferred FK check takes a
+    # KEY SHARE lock on the referenced row, and every concurrent posting sharing that one row then
+    # goes through a multixact. The posting functions derive these columns from checked rows.
+    tenant = models.ForeignKey("customers.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False,
+                               db_constraint=False)
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="+", help_text="The customer concerned, if any.")
     currency = models.ForeignKey("chains.Currency", to_field="code", db_column="currency",
-                                 on_delete=models.PROTECT, related_name="+", db_index=False)
+                                 on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     request = models.JSONField(
         editable=False,
         help_text="The normalised arguments of the service call; a replay of the reference must match them.")
@@ -147,10 +151,14 @@ class JournalEntry(models.Model):
 class JournalLeg(models.Model):
     """A debit (amount > 0) or credit (amount < 0) of one account within an entry."""
 
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="legs")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="legs", db_index=False)
+    # Entry and account are enforced by the leg trigger (both must exist, the account in the leg's
+    # currency) and neither can be deleted (triggers); a deferred FK check would add a KEY SHARE
+    # row lock per leg at commit on the hot path for nothing more.
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="legs", db_constraint=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="legs", db_index=False,
+                                db_constraint=False)
     currency = models.ForeignKey("chains.Currency", to_field="code", db_column="currency",
-                                 on_delete=models.PROTECT, related_name="+", db_index=False,
+                                 on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False,
                                  help_text="The account's currency (checked by the trigger that applies the leg).")
     amount = AmountField(help_text="Signed: positive = debit, negative = credit. Never zero.")
 
@@ -177,14 +185,18 @@ class SecuritiesPosting(models.Model):
     """What the securities account must book: one row per leg on a customer instrument account,
     written by the leg trigger. Exported as CSV from the admin, then marked synced."""
 
-    leg = models.OneToOneField(JournalLeg, on_delete=models.PROTECT, related_name="securities_posting")
+    leg = models.OneToOneField(JournalLeg, on_delete=models.PROTECT, primary_key=True, db_constraint=False,
+                               related_name="securities_posting",
+                               help_text="The leg this record mirrors; its id is the record's id.")
+    # Written by the leg trigger from the leg, its entry and its account: no FK checks (see JournalEntry).
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="securities_postings",
-                              db_index=False)
+                              db_index=False, db_constraint=False)
     reference = models.CharField(max_length=200, help_text="The journal entry's reference.")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+",
+                                 db_constraint=False, db_index=False)
     instrument = models.CharField(max_length=40, help_text="Combined instrument code, e.g. VA/HAS/ETHUSD.")
     currency = models.ForeignKey("chains.Currency", to_field="code", db_column="currency",
-                                 on_delete=models.PROTECT, related_name="+", db_index=False)
+                                 on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     account_kind = models.CharField(max_length=24, choices=AccountKind.choices,
                                     help_text="Available or held position of the instrument.")
     quantity = AmountField(help_text="Signed change of the customer's position: + in, − out.")
@@ -192,12 +204,12 @@ class SecuritiesPosting(models.Model):
     synced_at = models.DateTimeField(null=True, blank=True, editable=False,
                                      help_text="When staff marked it as booked in the securities account.")
     synced_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                  editable=False, related_name="+")
+                                  editable=False, related_name="+", db_index=False)
 
     class Meta:
         db_table = "ledger_securities_posting"
-        ordering = ["id"]
-        indexes = [models.Index(fields=["id"], condition=Q(synced_at__isnull=True), name="ledger_sec_unsynced")]
+        ordering = ["leg_id"]
+        indexes = [models.Index(fields=["leg"], condition=Q(synced_at__isnull=True), name="ledger_sec_unsynced")]
         constraints = [
             models.CheckConstraint(condition=Q(synced_at__isnull=True, synced_by__isnull=True)
                                    | Q(synced_at__isnull=False, synced_by__isnull=False),

@@ -20,7 +20,7 @@ DROP TRIGGER IF EXISTS ledger_leg_balanced ON ledger_leg;
 DROP FUNCTION IF EXISTS ledger_post_transfer, ledger_post_fee_book, ledger_post_fee_move, ledger_post_settle,
     ledger_post_release, ledger_post_hold, ledger_post_deposit, ledger_split_accounts, ledger_insert_legs,
     ledger_lock, ledger_customer_accounts, ledger_tenant_account, ledger_open_entry, ledger_check_amount,
-    ledger_entry_balanced, ledger_assert_balanced, ledger_leg_apply, ledger_refuse_change, ledger_raise;
+    ledger_entry_balanced, ledger_leg_balanced, ledger_assert_balanced, ledger_leg_apply, ledger_refuse_change, ledger_raise;
 """
 
 

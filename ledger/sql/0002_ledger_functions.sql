@@ -45,7 +45,12 @@ CREATE TRIGGER ledger_account_no_direct_update BEFORE UPDATE ON ledger_account
 CREATE OR REPLACE FUNCTION ledger_leg_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     a record;
+    v_reference text;
 BEGIN
+    SELECT reference INTO v_reference FROM ledger_entry WHERE id = NEW.entry_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'ledger: leg names entry %, which does not exist', NEW.entry_id USING ERRCODE = 'LDG07';
+    END IF;
     UPDATE ledger_account SET balance = balance + normal_sign * NEW.amount
      WHERE id = NEW.account_id AND currency = NEW.currency
     RETURNING customer_id, instrument, kind, normal_sign INTO a;
@@ -56,9 +61,8 @@ BEGIN
     IF a.customer_id IS NOT NULL THEN
         INSERT INTO ledger_securities_posting
             (leg_id, entry_id, reference, customer_id, instrument, currency, account_kind, quantity)
-        SELECT NEW.id, NEW.entry_id, e.reference, a.customer_id, a.instrument, NEW.currency, a.kind,
-               a.normal_sign * NEW.amount
-          FROM ledger_entry e WHERE e.id = NEW.entry_id;
+        VALUES (NEW.id, NEW.entry_id, v_reference, a.customer_id, a.instrument, NEW.currency, a.kind,
+                a.normal_sign * NEW.amount);
     END IF;
     RETURN NULL;
 END $$;
@@ -66,13 +70,17 @@ END $$;
 CREATE TRIGGER ledger_leg_apply AFTER INSERT ON ledger_leg
     FOR EACH ROW EXECUTE FUNCTION ledger_leg_apply();
 
--- At commit: an entry has at least two legs and they sum to zero per currency.
+-- At commit: an entry has at least two legs and they sum to zero per currency. Checked once per
+-- entry: the check records (entry, last leg id) in a transaction-local setting, and the leg-level
+-- trigger skips the legs that check has already covered. A leg added later (even after
+-- SET CONSTRAINTS ALL IMMEDIATE) has a higher id and is checked again with its entry.
 CREATE OR REPLACE FUNCTION ledger_assert_balanced(p_entry bigint) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     bad record;
     n integer;
+    v_last bigint;
 BEGIN
-    SELECT count(*) INTO n FROM ledger_leg WHERE entry_id = p_entry;
+    SELECT count(*), max(id) INTO n, v_last FROM ledger_leg WHERE entry_id = p_entry;
     IF n < 2 THEN
         RAISE EXCEPTION 'ledger: entry % has % leg(s); an entry needs at least two', p_entry, n
             USING ERRCODE = 'LDG06';
@@ -83,18 +91,31 @@ BEGIN
         RAISE EXCEPTION 'ledger: entry % is unbalanced: its % legs sum to %, not 0', p_entry, bad.currency, bad.total
             USING ERRCODE = 'LDG06';
     END IF;
+    PERFORM set_config('ledger.checked_entry', p_entry || ':' || v_last, true);
 END $$;
 
 CREATE OR REPLACE FUNCTION ledger_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM ledger_assert_balanced(CASE WHEN TG_TABLE_NAME = 'ledger_entry' THEN NEW.id ELSE NEW.entry_id END);
+    PERFORM ledger_assert_balanced(NEW.id);
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION ledger_leg_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_checked text := current_setting('ledger.checked_entry', true);
+BEGIN
+    IF coalesce(v_checked, '') <> '' AND split_part(v_checked, ':', 1)::bigint = NEW.entry_id
+       AND NEW.id <= split_part(v_checked, ':', 2)::bigint THEN
+        RETURN NULL;
+    END IF;
+    PERFORM ledger_assert_balanced(NEW.entry_id);
     RETURN NULL;
 END $$;
 
 CREATE CONSTRAINT TRIGGER ledger_entry_balanced AFTER INSERT ON ledger_entry
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_entry_balanced();
 CREATE CONSTRAINT TRIGGER ledger_leg_balanced AFTER INSERT ON ledger_leg
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_entry_balanced();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_leg_balanced();
 
 -- ---------------------------------------------------------------------------------------------
 -- Building blocks of the posting functions
@@ -289,7 +310,8 @@ BEGIN
 END $$;
 
 -- Hold: available -> held, largest available balance first; ties: instrument code ascending.
--- Returns the split (one row per instrument, in waterfall order).
+-- Returns the split (one row per instrument, in waterfall order). One statement locks the
+-- customer's accounts of the currency (ascending id) and reads them.
 CREATE OR REPLACE FUNCTION ledger_post_hold(p_customer bigint, p_tenant bigint, p_currency text, p_amount numeric,
     p_reference text, p_request jsonb)
 RETURNS TABLE (entry_id bigint, replayed boolean, instrument text, amount numeric) LANGUAGE plpgsql AS $$
@@ -301,42 +323,62 @@ DECLARE
     v_total numeric := 0;
     v_accounts bigint[] := '{}';
     v_amounts numeric[] := '{}';
+    v_instruments text[] := '{}';
+    v_split numeric[] := '{}';
+    v_decimals integer;
 BEGIN
-    PERFORM ledger_check_amount(p_currency, p_amount, 'amount');
-    e := ledger_open_entry(p_reference, 'hold', p_tenant, p_customer, p_currency, p_request, '');
-    IF NOT e.replayed THEN
-        PERFORM 1 FROM ledger_account a
-          WHERE a.customer_id = p_customer AND a.currency = p_currency
-            AND a.kind IN ('customer_available', 'customer_held')
-          ORDER BY a.id FOR UPDATE;
-        FOR r IN
-            SELECT a.id AS available_id, h.id AS held_id, a.balance
-              FROM ledger_account a
-              JOIN ledger_account h ON h.customer_id = a.customer_id AND h.currency = a.currency
-                                   AND h.kind = 'customer_held' AND h.instrument = a.instrument
-             WHERE a.customer_id = p_customer AND a.currency = p_currency AND a.kind = 'customer_available'
-               AND a.balance > 0
-             ORDER BY a.balance DESC, a.instrument ASC
-        LOOP
-            v_total := v_total + r.balance;
-            EXIT WHEN v_left = 0;
-            v_take := least(r.balance, v_left);
-            v_accounts := v_accounts || r.available_id || r.held_id;
-            v_amounts := v_amounts || v_take || -v_take;
-            v_left := v_left - v_take;
-        END LOOP;
-        IF v_left > 0 THEN
-            PERFORM ledger_raise('insufficient_balance',
-                format('The available %s balance (%s) does not cover %s.', p_currency, trim_scale(v_total),
-                       trim_scale(p_amount)), 'amount');
-        END IF;
-        PERFORM ledger_insert_legs(e.entry_id, p_currency, v_accounts, v_amounts, true);
+    IF coalesce(p_reference, '') = '' THEN
+        PERFORM ledger_raise('validation_error', 'A reference is required.', 'reference');
     END IF;
-    RETURN QUERY
-        SELECT e.entry_id, e.replayed, a.instrument::text, -l.amount
-          FROM ledger_leg l JOIN ledger_account a ON a.id = l.account_id
-         WHERE l.entry_id = e.entry_id AND a.kind = 'customer_held'
-         ORDER BY l.id;
+    -- ledger_check_amount and ledger_open_entry, inlined (the hot path)
+    SELECT decimals INTO v_decimals FROM chains_currency WHERE code = p_currency;
+    IF NOT FOUND OR p_amount IS NULL OR p_amount <= 0 OR scale(trim_scale(p_amount)) > v_decimals THEN
+        PERFORM ledger_check_amount(p_currency, p_amount, 'amount');
+    END IF;
+    INSERT INTO ledger_entry AS le (reference, kind, tenant_id, customer_id, currency, request, memo)
+    VALUES (p_reference, 'hold', p_tenant, p_customer, p_currency, p_request, '')
+    ON CONFLICT (reference) DO NOTHING
+    RETURNING le.id AS entry_id, false AS replayed INTO e;
+    IF NOT FOUND THEN
+        e := ledger_open_entry(p_reference, 'hold', p_tenant, p_customer, p_currency, p_request, '');
+    END IF;
+    IF e.replayed THEN
+        RETURN QUERY
+            SELECT e.entry_id, true, a.instrument::text, -l.amount
+              FROM ledger_leg l JOIN ledger_account a ON a.id = l.account_id
+             WHERE l.entry_id = e.entry_id AND a.kind = 'customer_held'
+             ORDER BY l.id;
+        RETURN;
+    END IF;
+    FOR r IN
+        WITH locked AS MATERIALIZED (
+            SELECT a.id, a.kind, a.instrument, a.balance FROM ledger_account a
+             WHERE a.customer_id = p_customer AND a.currency = p_currency
+               AND a.kind IN ('customer_available', 'customer_held')
+             ORDER BY a.id FOR UPDATE)
+        SELECT av.id AS available_id, h.id AS held_id, av.balance, av.instrument
+          FROM locked av JOIN locked h ON h.instrument = av.instrument AND h.kind = 'customer_held'
+         WHERE av.kind = 'customer_available' AND av.balance > 0
+         ORDER BY av.balance DESC, av.instrument ASC
+    LOOP
+        EXIT WHEN v_left = 0;
+        v_total := v_total + r.balance;
+        v_take := least(r.balance, v_left);
+        v_accounts := v_accounts || r.available_id || r.held_id;
+        v_amounts := v_amounts || v_take || -v_take;
+        v_instruments := v_instruments || r.instrument::text;
+        v_split := v_split || v_take;
+        v_left := v_left - v_take;
+    END LOOP;
+    IF v_left > 0 THEN
+        PERFORM ledger_raise('insufficient_balance',
+            format('The available %s balance (%s) does not cover %s.', p_currency, trim_scale(v_total),
+                   trim_scale(p_amount)), 'amount');
+    END IF;
+    INSERT INTO ledger_leg (entry_id, account_id, currency, amount)
+    SELECT e.entry_id, u.acc, p_currency, u.amt
+      FROM unnest(v_accounts, v_amounts) WITH ORDINALITY AS u(acc, amt, ord) ORDER BY u.ord;
+    RETURN QUERY SELECT e.entry_id, false, u.i, u.m FROM unnest(v_instruments, v_split) AS u(i, m);
 END $$;
 
 -- Release: held -> available on exactly the instruments of the split.

@@ -1,0 +1,162 @@
+"""Back-office views of the ledger: everything is read-only. Postings happen only through the
+services (withdrawal flow, top-up work orders); a correction is a new entry, never an edit."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.utils import timezone
+
+from ledger.exports import securities_csv
+from ledger.models import Account, JournalEntry, JournalLeg, SecuritiesPosting
+from ledger.services import securities_mark_synced
+from withdrawals_site.errors import DomainError
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """No add, no change, no delete: the ledger is append-only and written by its services."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    title = "owner"
+    parameter_name = "owner"
+
+    def lookups(self, request, model_admin):
+        return [("customer", "A customer"), ("tenant", "The tenant")]
+
+    def queryset(self, request, queryset):
+        field = "customer" if queryset.model is Account else "account__customer"
+        if self.value() == "customer":
+            return queryset.filter(**{f"{field}__isnull": False})
+        if self.value() == "tenant":
+            return queryset.filter(**{f"{field}__isnull": True})
+        return queryset
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ["id", "owner", "currency", "instrument", "kind", "balance", "created_at"]
+    list_filter = [OwnerFilter, "tenant", "currency", "kind", "instrument", "created_at"]
+    search_fields = ["customer__reference", "customer__user__username", "instrument"]
+    list_select_related = ["customer", "tenant"]
+    readonly_fields = ["tenant", "customer", "currency", "instrument", "kind", "normal_sign", "balance", "created_at"]
+    ordering = ["tenant_id", "customer_id", "currency", "instrument", "kind"]
+
+    @admin.display(description="owner")
+    def owner(self, obj: Account) -> str:
+        return f"customer {obj.customer.reference}" if obj.customer_id else f"tenant {obj.tenant.venue_code}"
+
+
+class LegInline(admin.TabularInline):
+    model = JournalLeg
+    fields = ["account", "account_kind", "instrument", "debit", "credit"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="kind")
+    def account_kind(self, leg: JournalLeg) -> str:
+        return leg.account.get_kind_display()
+
+    @admin.display(description="instrument")
+    def instrument(self, leg: JournalLeg) -> str:
+        return leg.account.instrument or "—"
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "reference", "kind", "currency", "customer", "created_at"]
+    list_filter = ["kind", "currency", "tenant", "created_at", "legs__account__kind"]
+    search_fields = ["reference", "customer__reference", "legs__account__instrument"]
+    list_select_related = ["customer"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["reference", "kind", "tenant", "customer", "currency", "request", "memo", "created_at"]
+    inlines = [LegInline]
+    show_full_result_count = False
+
+
+@admin.register(JournalLeg)
+class JournalLegAdmin(ReadOnlyAdmin):
+    """Every posting line, filterable by owner, currency, instrument, kind and date."""
+
+    list_display = ["id", "entry_link", "account", "account__kind", "account__instrument", "debit", "credit",
+                    "entry__created_at"]
+    list_filter = [OwnerFilter, "currency", "account__kind", "account__instrument", "entry__kind",
+                   "entry__created_at"]
+    search_fields = ["entry__reference", "account__customer__reference"]
+    list_select_related = ["entry", "account"]
+    readonly_fields = ["entry", "account", "currency", "amount"]
+    show_full_result_count = False
+
+    @admin.display(description="entry")
+    def entry_link(self, leg: JournalLeg) -> str:
+        return leg.entry.reference
+
+
+class SyncedFilter(admin.SimpleListFilter):
+    title = "synced"
+    parameter_name = "synced"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not yet synced"), ("yes", "Synced")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(synced_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(synced_at__isnull=False)
+        return queryset
+
+
+@admin.register(SecuritiesPosting)
+class SecuritiesPostingAdmin(ReadOnlyAdmin):
+    """The securities sync queue: filter "Not yet synced", export the selection as CSV, book it in
+    the securities account, then mark it synced. Exporting does not mark anything."""
+
+    list_display = ["leg_id", "created_at", "reference", "customer", "instrument", "account_kind", "quantity",
+                    "synced_at", "synced_by"]
+    list_filter = [SyncedFilter, "currency", "instrument", "account_kind", "created_at"]
+    search_fields = ["reference", "customer__reference", "instrument"]
+    list_select_related = ["customer", "synced_by"]
+    readonly_fields = ["leg", "entry", "reference", "customer", "instrument", "currency", "account_kind",
+                       "quantity", "created_at", "synced_at", "synced_by"]
+    actions = ["export_csv", "mark_synced"]
+    show_full_result_count = False
+
+    @admin.action(description="Export the selected records as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        response = HttpResponse(securities_csv(queryset.select_related("customer").order_by("leg_id")),
+                                content_type="text/csv")
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response["Content-Disposition"] = f'attachment; filename="securities-postings-{stamp}.csv"'
+        return response
+
+    @admin.action(description="Mark the selected records as synced to the securities account", permissions=["view"])
+    def mark_synced(self, request, queryset):
+        try:
+            count = securities_mark_synced(record_ids=list(queryset.values_list("leg_id", flat=True)),
+                                           actor=request.user)
+        except DomainError as exc:
+            self.message_user(request, exc.detail, messages.ERROR)
+            return None
+        self.message_user(request, f"{count} record(s) marked synced.", messages.SUCCESS)
+        return None

@@ -1,0 +1,225 @@
+"""Ledger postings. Every service is one atomic move, keyword-only, idempotent by ``reference``:
+the same reference twice posts once and returns the first result; the same reference with other
+arguments raises ``DomainError("ledger_reference_conflict")`` (409).
+
+Each posting is one call of a PL/pgSQL function (``ledger/sql/``): it opens the entry (or finds
+the replay), locks the accounts in ascending id order, checks balances and inserts the legs; the
+triggers move the balances and write the securities posting records. Refusals come back as
+SQLSTATE ``LDG00`` and are raised here as ``DomainError`` with nothing changed.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from ledger.models import EntryKind, JournalEntry, SecuritiesPosting
+from ledger.types import HoldLine
+from withdrawals_site.errors import DomainError
+
+__all__ = [
+    "HoldLine",
+    "ledger_deposit",
+    "ledger_hold",
+    "ledger_release",
+    "ledger_settle",
+    "ledger_fee_reserve",
+    "ledger_fee_release",
+    "ledger_fee_book",
+    "ledger_transfer",
+    "securities_mark_synced",
+]
+
+# HTTP statuses of the ledger's codes that are not in withdrawals_site.errors.ERROR_STATUS.
+LEDGER_ERROR_STATUS = {
+    "ledger_reference_conflict": 409,
+    "insufficient_main_account_fees": 409,
+    "unknown_currency": 400,
+}
+TRANSFER_KINDS = (EntryKind.MAIN_TOPUP.value, EntryKind.SUB_TO_MAIN.value)
+
+
+def _amount(value, field: str = "amount", *, zero_ok: bool = False) -> Decimal:
+    """An exact amount: a Decimal (or int), finite, > 0 (or >= 0). Floats are refused."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise DomainError("invalid_amount", f"The {field} must be a Decimal, not {type(value).__name__}.",
+                          field=field)
+    value = Decimal(value)
+    if not value.is_finite():
+        raise DomainError("invalid_amount", f"The {field} is not a finite number.", field=field)
+    if value < 0 or (value == 0 and not zero_ok):
+        raise DomainError("amount_not_positive", f"The {field} must be greater than zero.", field=field)
+    return value
+
+
+def _canon(value: Decimal) -> str:
+    """The amount as a canonical string ("1.50" and "1.5" are the same request)."""
+    return format(value.normalize(), "f") if value else "0"
+
+
+def _split(split: list[HoldLine]) -> tuple[list[str], list[Decimal]]:
+    """The split merged per instrument, in the order given."""
+    if not split:
+        raise DomainError("validation_error", "The split is empty.", field="split")
+    merged: dict[str, Decimal] = {}
+    for line in split:
+        if isinstance(line, dict):
+            line = HoldLine.from_dict(line)
+        merged[line.instrument] = merged.get(line.instrument, Decimal(0)) + _amount(line.amount, "split")
+    return list(merged), list(merged.values())
+
+
+def _request(op: str, **fields) -> str:
+    return json.dumps({"op": op, **fields}, sort_keys=True)
+
+
+def _call(sql: str, params: list) -> list[tuple]:
+    """Runs one posting function atomically; LDG00 refusals become DomainError.
+
+    Inside a caller's transaction the call runs in ``transaction.atomic()`` (a savepoint), so a
+    refusal rolls back the posting and nothing else. Outside any transaction, the call is a single
+    SQL statement in autocommit mode, which PostgreSQL runs as one transaction of its own: the
+    same atomicity as ``atomic()`` without the BEGIN and COMMIT round trips."""
+    try:
+        if connection.in_atomic_block or not connection.get_autocommit():
+            with transaction.atomic():
+                return _fetch(sql, params)
+        return _fetch(sql, params)
+    except DatabaseError as exc:
+        cause = exc.__cause__
+        if getattr(cause, "sqlstate", None) == "LDG00":
+            code = cause.diag.message_primary
+            raise DomainError(code, cause.diag.message_detail or None, field=cause.diag.message_hint or None,
+                              status=LEDGER_ERROR_STATUS.get(code)) from None
+        raise
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _entry(rows: list[tuple], **fields) -> JournalEntry:
+    """The JournalEntry a posting function reported: built from what was just written, or read
+    back when the call was a replay."""
+    entry_id, created_at, replayed = rows[0]
+    if replayed:
+        return JournalEntry.objects.get(pk=entry_id)
+    entry = JournalEntry(id=entry_id, created_at=created_at, **fields)
+    entry._state.adding = False
+    entry._state.db = connection.alias
+    return entry
+
+
+def ledger_deposit(*, customer, currency: str, quote: str, amount: Decimal, reference: str,
+                   memo: str = "") -> JournalEntry:
+    """Credits the customer's available balance on instrument VA/<venue>/<currency><quote>:
+    Dr tenant sub-account / Cr customer available. For staff bookings and demo seeding."""
+    amount = _amount(amount)
+    request = _request("deposit", customer=customer.pk, currency=currency, quote=quote, amount=_canon(amount))
+    rows = _call("SELECT * FROM ledger_post_deposit(%s, %s, %s, %s, %s, %s, %s::jsonb)",
+                 [customer.pk, currency, quote, amount, reference, memo, request])
+    return _entry(rows, reference=reference, kind=EntryKind.DEPOSIT, tenant_id=customer.tenant_id,
+                  customer_id=customer.pk, currency_id=currency, request=json.loads(request), memo=memo)
+
+
+def ledger_hold(*, customer, currency: str, amount: Decimal, reference: str) -> list[HoldLine]:
+    """Moves ``amount`` from available to held, taking the customer's instruments of the currency
+    largest available balance first, then the next; equal balances go by instrument code
+    ascending. Returns the split (waterfall order). ``insufficient_balance`` changes nothing."""
+    amount = _amount(amount)
+    request = _request("hold", customer=customer.pk, currency=currency, amount=_canon(amount))
+    rows = _call("SELECT instrument, amount FROM ledger_post_hold(%s, %s, %s, %s, %s, %s::jsonb)",
+                 [customer.pk, customer.tenant_id, currency, amount, reference, request])
+    return [HoldLine(instrument=instrument, amount=Decimal(value)) for instrument, value in rows]
+
+
+def ledger_release(*, customer, currency: str, split: list[HoldLine], reference: str) -> JournalEntry:
+    """Gives a hold back: held → available on exactly the instruments (and amounts) of ``split``."""
+    instruments, amounts = _split(split)
+    request = _request("release", customer=customer.pk, currency=currency,
+                       split=[[i, _canon(a)] for i, a in zip(instruments, amounts, strict=True)])
+    rows = _call("SELECT * FROM ledger_post_release(%s, %s, %s, %s, %s, %s, %s::jsonb)",
+                 [customer.pk, customer.tenant_id, currency, instruments, amounts, reference, request])
+    return _entry(rows, reference=reference, kind=EntryKind.RELEASE, tenant_id=customer.tenant_id,
+                  customer_id=customer.pk, currency_id=currency, request=json.loads(request), memo="")
+
+
+def ledger_settle(*, customer, currency: str, split: list[HoldLine], customer_fee: Decimal,
+                  reference: str) -> JournalEntry:
+    """Completes a withdrawal: Dr held (the split: principal + customer fee) / Cr tenant
+    sub-account (the principal leaves) / Cr fee revenue (customer_fee)."""
+    instruments, amounts = _split(split)
+    customer_fee = _amount(customer_fee, "customer_fee", zero_ok=True)
+    request = _request("settle", customer=customer.pk, currency=currency, customer_fee=_canon(customer_fee),
+                       split=[[i, _canon(a)] for i, a in zip(instruments, amounts, strict=True)])
+    rows = _call("SELECT * FROM ledger_post_settle(%s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
+                 [customer.pk, customer.tenant_id, currency, instruments, amounts, customer_fee, reference, request])
+    return _entry(rows, reference=reference, kind=EntryKind.SETTLE, tenant_id=customer.tenant_id,
+                  customer_id=customer.pk, currency_id=currency, request=json.loads(request), memo="")
+
+
+def _fee_move(kind: str, *, tenant, currency: str, amount: Decimal, reference: str) -> JournalEntry:
+    amount = _amount(amount)
+    request = _request(kind, tenant=tenant.pk, currency=currency, amount=_canon(amount))
+    rows = _call("SELECT * FROM ledger_post_fee_move(%s, %s, %s, %s, %s, %s::jsonb)",
+                 [tenant.pk, currency, amount, kind, reference, request])
+    return _entry(rows, reference=reference, kind=kind, tenant_id=tenant.pk, customer_id=None,
+                  currency_id=currency, request=json.loads(request), memo="")
+
+
+def ledger_fee_reserve(*, tenant, currency: str, amount: Decimal, reference: str) -> JournalEntry:
+    """Reserves an estimated network fee: main account → main reserved. Refused with
+    ``insufficient_main_account_fees`` (409) when the main account cannot cover it."""
+    return _fee_move(EntryKind.FEE_RESERVE, tenant=tenant, currency=currency, amount=amount, reference=reference)
+
+
+def ledger_fee_release(*, tenant, currency: str, amount: Decimal, reference: str) -> JournalEntry:
+    """Gives a fee reserve back: main reserved → main account."""
+    return _fee_move(EntryKind.FEE_RELEASE, tenant=tenant, currency=currency, amount=amount, reference=reference)
+
+
+def ledger_fee_book(*, tenant, currency: str, reserved: Decimal, actual: Decimal, reference: str) -> JournalEntry:
+    """Books the network fee actually paid: the reserve (``reserved``, may be 0 when it was already
+    released) goes back to the main account and ``actual`` leaves it for the network-fee expense.
+
+    The fee was really paid on chain, so this is never refused for want of funds: when the main
+    account cannot cover ``actual``, it goes to zero and the rest is credited to the tenant's
+    ``main_shortfall`` account, which the next ``ledger_transfer`` into the main account repays
+    first. ``tenant_fee_reserve`` shows the shortfall."""
+    reserved = _amount(reserved, "reserved", zero_ok=True)
+    actual = _amount(actual, "actual", zero_ok=True)
+    request = _request("fee_book", tenant=tenant.pk, currency=currency, reserved=_canon(reserved),
+                       actual=_canon(actual))
+    rows = _call("SELECT * FROM ledger_post_fee_book(%s, %s, %s, %s, %s, %s::jsonb)",
+                 [tenant.pk, currency, reserved, actual, reference, request])
+    return _entry(rows, reference=reference, kind=EntryKind.FEE_BOOK, tenant_id=tenant.pk, customer_id=None,
+                  currency_id=currency, request=json.loads(request), memo="")
+
+
+def ledger_transfer(*, tenant, currency: str, amount: Decimal, kind: str, reference: str) -> JournalEntry:
+    """Funds the main account: ``kind="main_topup"`` from outside (Cr external) or
+    ``kind="sub_to_main"`` from the sub-account (refused with ``insufficient_balance`` if the
+    sub-account cannot cover it). An open main-account shortfall is repaid first."""
+    if kind not in TRANSFER_KINDS:
+        raise DomainError("validation_error", f"kind must be one of {', '.join(TRANSFER_KINDS)}.", field="kind")
+    amount = _amount(amount)
+    request = _request(kind, tenant=tenant.pk, currency=currency, amount=_canon(amount))
+    rows = _call("SELECT * FROM ledger_post_transfer(%s, %s, %s, %s, %s, %s::jsonb)",
+                 [tenant.pk, currency, amount, kind, reference, request])
+    return _entry(rows, reference=reference, kind=kind, tenant_id=tenant.pk, customer_id=None,
+                  currency_id=currency, request=json.loads(request), memo="")
+
+
+@transaction.atomic
+def securities_mark_synced(*, record_ids: list[int], actor) -> int:
+    """Marks securities posting records as booked in the securities account, by ``actor``.
+    Records already synced are left as they were; returns how many were marked now."""
+    if actor is None or not getattr(actor, "pk", None):
+        raise DomainError("permission_denied", "Marking records synced needs a staff user.")
+    return (SecuritiesPosting.objects.filter(id__in=list(record_ids), synced_at__isnull=True)
+            .update(synced_at=timezone.now(), synced_by=actor))
