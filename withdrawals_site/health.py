@@ -79,7 +79,9 @@ def evm_block_number(url: str, *, timeout: float = NODE_TIMEOUT_SECONDS) -> int:
 
 
 def check_node(network) -> dict:
-    """Ask a network's node for its height: eth_blockNumber on EVM, the adapter's probe elsewhere."""
+    """Ask a network's node for its height: eth_blockNumber on EVM; elsewhere the adapter's
+    ``block_number()``, or its backend's height (bitcoin backends' ``block_height()``, TRON's
+    ``/wallet/getnowblock``)."""
     from chains.adapters import adapter_for, network_config
     from chains.models import Network
 
@@ -98,10 +100,19 @@ def check_node(network) -> dict:
     except Exception as exc:  # noqa: BLE001 - e.g. the adapter module is not installed
         return _down(f"no adapter for {network.kind}: {exc}")
     probe = getattr(adapter, "block_number", None)
-    if not callable(probe):
-        return {"status": "not_configured", "detail": f"the {network.kind} adapter has no node probe"}
     try:
-        return _up(f"block {probe()}")
+        if callable(probe):
+            return _up(f"block {probe()}")
+        backend = getattr(adapter, "backend", None)
+        if backend is None:
+            return {"status": "not_configured", "detail": f"the {network.kind} adapter has no node probe"}
+        kind = type(backend).__name__
+        if callable(getattr(backend, "block_height", None)):  # utxo backends
+            return _up(f"block {backend.block_height()} ({kind})")
+        if callable(getattr(backend, "post", None)):  # TRON HTTP API and its recorded twin
+            block = backend.post("/wallet/getnowblock", {})
+            return _up(f"block {int(block['block_header']['raw_data']['number'])} ({kind})")
+        return {"status": "not_configured", "detail": f"the {network.kind} adapter has no node probe"}
     except Exception as exc:  # noqa: BLE001
         return _down(f"{type(exc).__name__}: {exc}")
 
