@@ -18,6 +18,19 @@ ERROR_STATUS: dict[str, int] = {
     "not_cancellable": 409,
     "invalid_transition": 409,
     "throttled": 429,
+    # addresses
+    "challenge_used": 409,
+    "micropayment_unavailable": 409,
+    "micropayment_not_expected": 409,
+    # approvals
+    "maker_cannot_approve": 403,
+    "already_decided": 409,
+    "work_order_closed": 409,
+    "travel_rule_required": 409,
+    "approval_blocked": 409,
+    # ledger
+    "insufficient_main_account_fees": 409,
+    "ledger_reference_conflict": 409,
 }
 
 # Every code the App API can answer with, and what it means (documented in the OpenAPI schema).
@@ -47,6 +60,21 @@ ERROR_CODES: dict[str, str] = {
     "not_found": "No such object (or not yours).",
     "method_not_allowed": "The method is not allowed on this endpoint.",
     "throttled": "Too many requests; retry later.",
+    # Beyond SPEC.md's list: the console's own refusals.
+    "invalid_transition": "The object's current status does not allow this move.",
+    "invalid_signature": "The signature does not prove control of the address.",
+    "challenge_expired": "The ownership challenge expired; ask for a new one.",
+    "challenge_used": "The ownership challenge was already used.",
+    "micropayment_unavailable": "Micropayment proof is not offered on this network.",
+    "micropayment_not_expected": "No micropayment was requested for this address.",
+    "micropayment_mismatch": "The micropayment seen does not match the one requested.",
+    "maker_cannot_approve": "The requester of a work order cannot approve it.",
+    "already_decided": "This person already decided on this work order.",
+    "work_order_closed": "The work order is no longer open.",
+    "travel_rule_required": "Originator and beneficiary data are required before approval.",
+    "approval_blocked": "A gate blocks the final approval.",
+    "insufficient_main_account_fees": "Insufficient main account fees",
+    "ledger_reference_conflict": "The posting reference was already used with other amounts.",
 }
 
 

@@ -5,6 +5,7 @@ an embedded PostgreSQL and Redis under ``var/`` and a local anvil chain. Postgre
 only database engine; there is no SQLite path.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -116,6 +117,10 @@ from datetime import timedelta  # noqa: E402
 # An address becomes usable this long after it is verified.
 ADDRESS_COOLDOWN = timedelta(hours=float(os.environ.get("ADDRESS_COOLDOWN_HOURS", "24")))
 ADDRESS_CHALLENGE_TTL = timedelta(minutes=float(os.environ.get("ADDRESS_CHALLENGE_TTL_MINUTES", "15")))
+# Where a customer sends the micropayment that proves control of an address, per network.
+# JSON, e.g. {"ETH": "0x…", "TRON": "T…"}; the demo uses anvil's second dev account.
+ADDRESS_MICROPAYMENT_DEPOSIT_ADDRESSES = json.loads(os.environ.get(
+    "ADDRESS_MICROPAYMENT_DEPOSIT_ADDRESSES", '{"ETH": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"}'))
 # Daily limit of a coin multiplied by the customer's KYC level.
 KYC_DAILY_LIMIT_MULTIPLIER = {0: 0, 1: 1, 2: 5, 3: 20}
 # Encrypts TOTP secrets at rest (Fernet key, urlsafe base64 of 32 bytes). Derived from SECRET_KEY if unset.

@@ -40,22 +40,11 @@ Method = CustomerAddress.Method
 
 WORK_ORDER_TYPE = "atm.va.address_verify"
 # Codes this module adds to the public list (status passed explicitly until errors.py lists them).
-INVALID_SIGNATURE = ("invalid_signature", 400)
-CHALLENGE_EXPIRED = ("challenge_expired", 400)
-CHALLENGE_USED = ("challenge_used", 409)
-MICROPAYMENT_UNAVAILABLE = ("micropayment_unavailable", 409)
-MICROPAYMENT_NOT_EXPECTED = ("micropayment_not_expected", 409)
-MICROPAYMENT_MISMATCH = ("micropayment_mismatch", 400)
 
 MAX_SIGNATURE_LENGTH = 1000
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
 EVIDENCE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".pdf"}
 LABEL_MAX_LENGTH = 100
-
-
-def _error(code_status: tuple[str, int], detail: str, *, field: str | None = None) -> DomainError:
-    code, status = code_status
-    return DomainError(code, detail, field=field, status=status)
 
 
 # --- the recipe ---------------------------------------------------------------------------
@@ -187,17 +176,18 @@ def address_verify_signature(*, address: CustomerAddress, nonce: str, signature:
         challenge = (AddressChallenge.objects.select_for_update()
                      .filter(address=address, nonce=str(nonce or "")).first())
         if challenge is None:
-            raise _error(INVALID_SIGNATURE, "No such challenge for this address; request a new one.", field="nonce")
+            raise DomainError("invalid_signature", "No such challenge for this address; request a new one.",
+                              field="nonce")
         if challenge.used_at is not None:  # a replay: each challenge proves ownership once
-            raise _error(CHALLENGE_USED, "This challenge was already used; request a new one.", field="nonce")
+            raise DomainError("challenge_used", "This challenge was already used; request a new one.", field="nonce")
         if challenge.expires_at <= now:
-            raise _error(CHALLENGE_EXPIRED, "This challenge has expired; request a new one.", field="nonce")
+            raise DomainError("challenge_expired", "This challenge has expired; request a new one.", field="nonce")
         _require_open(address, "verification")
         signature = str(signature or "").strip()
         if not signature or len(signature) > MAX_SIGNATURE_LENGTH or not _signature_valid(
                 address, message=challenge.message, signature=signature):
-            raise _error(INVALID_SIGNATURE, "The signature was not made by this address's key over the challenge.",
-                         field="signature")
+            raise DomainError("invalid_signature",
+                              "The signature was not made by this address's key over the challenge.", field="signature")
         challenge.used_at = now
         challenge.save(update_fields=["used_at"])
         _verify(address, actor=address.customer.user, method=Method.SIGNATURE,
@@ -210,9 +200,9 @@ def address_verify_signature(*, address: CustomerAddress, nonce: str, signature:
 def _deposit_address(network: Network) -> str:
     deposit = getattr(settings, "ADDRESS_MICROPAYMENT_DEPOSIT_ADDRESSES", {}).get(network.code, "")
     if not deposit:
-        raise _error(MICROPAYMENT_UNAVAILABLE,
-                     f"Micropayment verification is not available on {network.code}; sign a challenge instead.",
-                     field="method")
+        raise DomainError("micropayment_unavailable",
+                          f"Micropayment verification is not available on {network.code}; sign a challenge instead.",
+                          field="method")
     return deposit
 
 
@@ -259,9 +249,9 @@ def address_micropayment_seen(*, address: CustomerAddress, actor, tx_hash: str, 
         if address.status == Status.VERIFIED and address.verification_method == Method.MICROPAYMENT:
             return address  # seen twice (a task re-scanning): nothing to do
         if address.micropayment_amount is None:
-            raise _error(MICROPAYMENT_NOT_EXPECTED, "No micropayment was requested for this address.")
+            raise DomainError("micropayment_not_expected", "No micropayment was requested for this address.")
         if amount is not None and Decimal(amount) != address.micropayment_amount:
-            raise _error(MICROPAYMENT_MISMATCH, f"Expected {address.micropayment_amount.normalize():f}, "
+            raise DomainError("micropayment_mismatch", f"Expected {address.micropayment_amount.normalize():f}, "
                                                 f"saw {Decimal(amount).normalize():f}.", field="amount")
         address.micropayment_tx_hash = tx_hash[:100]
         _verify(address, actor=actor, method=Method.MICROPAYMENT,

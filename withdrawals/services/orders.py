@@ -131,7 +131,8 @@ def _create_order(customer: Customer, *, currency: str, network: str, address_id
         raise DomainError("amount_below_minimum", f"The minimum is {coin.min_amount.normalize():f}.", field="amount")
     if value > coin.max_amount:
         raise DomainError("amount_above_maximum", f"The maximum is {coin.max_amount.normalize():f}.", field="amount")
-    address = address_get_usable(customer=customer, address_id=address_id, network=coin.network)
+    # Locked: the address cannot be revoked while the order that uses it is being created.
+    address = address_get_usable(customer=customer, address_id=address_id, network=coin.network, lock=True)
     if not customer.may_withdraw:
         raise DomainError("kyc_required", "KYC must be approved before withdrawing.")
     totp_verify(customer=customer, code=otp)
