@@ -275,7 +275,14 @@ def _close(work_order: WorkOrder, transition: str, *, actor, reason: str) -> Non
 # --- decide --------------------------------------------------------------------------------------
 
 def _locked(work_order: WorkOrder | int) -> WorkOrder:
+    """Lock the subject row, then the work order: the order the subjects' own services use
+    (e.g. ``withdrawal_cancel`` locks the order, then cancels its work order), so a decision and a
+    cancel running together wait for each other instead of deadlocking."""
     pk = work_order.pk if isinstance(work_order, WorkOrder) else work_order
+    content_type_id, object_id = WorkOrder.objects.filter(pk=pk).values_list("content_type_id", "object_id").get()
+    model = ContentType.objects.get_for_id(content_type_id).model_class()
+    if model is not None:
+        list(model._default_manager.select_for_update(of=("self",)).filter(pk=object_id).values_list("pk"))
     return WorkOrder.objects.select_for_update(of=("self",)).get(pk=pk)
 
 
