@@ -119,17 +119,44 @@ def send_real_transactions(w3, count: int) -> list[str]:
 
 # --- measuring ----------------------------------------------------------------------------------
 
-def timed_sweep(batch_size: int) -> tuple[float, int, dict]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+class _Counter:
+    """Counts SQL statements (no cap, unlike CaptureQueriesContext) and time spent in the node."""
 
+    def __init__(self):
+        self.queries = 0
+        self.node_seconds = 0.0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.queries += 1
+        return execute(sql, params, many, context)
+
+
+def timed_sweep(batch_size: int) -> tuple[float, int, float, dict]:
+    """(seconds, SQL statements, seconds waiting for the node's tx_statuses, report)."""
+    from django.db import connection
+
+    from chains.adapters.evm import EvmAdapter
     from chains.pipeline import pipeline_sweep
 
-    with CaptureQueriesContext(connection) as queries:
+    counter = _Counter()
+    original = EvmAdapter.tx_statuses
+
+    def timed_statuses(self, hashes):
         started = time.perf_counter()
-        report = pipeline_sweep(batch_size=batch_size)
-        elapsed = time.perf_counter() - started
-    return elapsed, len(queries), report.as_dict()
+        try:
+            return original(self, hashes)
+        finally:
+            counter.node_seconds += time.perf_counter() - started
+
+    EvmAdapter.tx_statuses = timed_statuses
+    try:
+        with connection.execute_wrapper(counter):
+            started = time.perf_counter()
+            report = pipeline_sweep(batch_size=batch_size)
+            elapsed = time.perf_counter() - started
+    finally:
+        EvmAdapter.tx_statuses = original
+    return elapsed, counter.queries, counter.node_seconds, report.as_dict()
 
 
 def machine() -> str:
@@ -212,22 +239,23 @@ def run(args, rpc_url: str) -> None:
           f"batch size {args.batch}; median of {args.rounds} rounds")
     coin, customer, address = make_reference_data(rpc_url, depth=10**9)
 
-    print("\n| orders | situation | sweep time | per order | queries | batches |")
-    print("|---:|---|---:|---:|---:|---:|")
+    print("\n| orders | situation | sweep time | per order | of which node (tx_statuses) | queries | batches |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
     for size in [int(s) for s in args.sizes.split(",") if s]:
         WithdrawalOrder.objects.all().delete()
         bulk_confirming_orders(coin=coin, customer=customer, address=address, tx_hashes=hashes, count=size)
         for situation in ("first", "next block", "idle"):
-            times, counts, report = [], [], {}
+            times, counts, node, report = [], [], [], {}
             for _ in range(1 if situation == "first" else args.rounds):
                 if situation == "next block":
                     w3.provider.make_request("anvil_mine", [hex(1)])  # every order moves on by one
-                elapsed, count, report = timed_sweep(args.batch)
+                elapsed, count, node_seconds, report = timed_sweep(args.batch)
                 times.append(elapsed)
                 counts.append(count)
+                node.append(node_seconds)
             median = statistics.median(times)
             print(f"| {size:,} | {situation} | {median * 1000:.0f} ms | {median / size * 1e6:.0f} µs | "
-                  f"{max(counts)} | {report['batches']} |")
+                  f"{statistics.median(node) * 1000:.0f} ms | {max(counts)} | {report['batches']} |", flush=True)
             if situation != "idle":
                 assert report["progressed"] == size, report
 
@@ -253,10 +281,10 @@ def run(args, rpc_url: str) -> None:
                 split = ledger_hold(customer=customer, currency="ETH", amount=Decimal("0.001"),
                                     reference=f"withdrawal:{order_id}:hold")
                 WithdrawalOrder.objects.filter(pk=order_id).update(split=[line.as_dict() for line in split])
-            elapsed, count, report = timed_sweep(args.batch)
+            elapsed, count, _node, report = timed_sweep(args.batch)
             assert report["completed"] == size, report
             print(f"| {size:,} | {elapsed * 1000:.0f} ms | {elapsed / size * 1e6:.0f} µs | {count} | "
-                  f"{count / size:.1f} |")
+                  f"{count / size:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -47,15 +47,26 @@ MAIN_ACCOUNT_ETH = Decimal("1")
 WAIT_SECONDS = 30
 
 
+# The test modules import these fixtures, so pytest sees one session fixture per module: the
+# values are kept here so that every module gets the same wallet and file (and the worker is not
+# restarted for a new key).
+_SESSION: dict[str, object] = {}
+
+
 @pytest.fixture(scope="session")
 def pipeline_hot_wallet(anvil: Anvil, demo_token: str) -> DevAccount:
     """One hot wallet for the whole session (the worker reads its key once, from its environment)."""
-    return anvil.new_wallet(eth=HOT_ETH, token=demo_token, usdt=HOT_USDT)
+    key = f"hot:{anvil.url}"
+    if key not in _SESSION:
+        _SESSION[key] = anvil.new_wallet(eth=HOT_ETH, token=demo_token, usdt=HOT_USDT)
+    return _SESSION[key]
 
 
 @pytest.fixture(scope="session")
 def fault_file(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("faults") / "fault"
+    if "fault" not in _SESSION:
+        _SESSION["fault"] = tmp_path_factory.mktemp("faults") / "fault"
+    return _SESSION["fault"]
 
 
 @pytest.fixture
