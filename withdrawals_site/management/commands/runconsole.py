@@ -9,6 +9,7 @@ dies, the others are stopped and the command exits non-zero.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -25,7 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from withdrawals_site import embedded, preflight
 
-STOP_GRACE_SECONDS = 15
+STOP_GRACE_SECONDS = 30  # a worker's warm shutdown lets the running tasks finish
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -46,10 +47,14 @@ class Child:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def signal(self, signum: int) -> None:
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signum)  # the child and its own children (prefork pool)
+    def signal(self, signum: int, *, group: bool = False) -> None:
+        """Signal the child, or its whole process group (its own children: the prefork pool,
+        the anvil binary behind its node launcher)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if group:  # also after the leader died: what is left of its group
+                os.killpg(self.proc.pid, signum)
+            elif self.alive():
+                os.kill(self.proc.pid, signum)
 
 
 class Command(BaseCommand):
@@ -149,17 +154,21 @@ class Command(BaseCommand):
         stream.close()
 
     def _wait_for_web(self, port: int) -> None:
+        """Until /health/ answers and reports the worker up (60 s at most; the banner follows)."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self._stop_requested is None:
             if not all(child.alive() for child in self.children):
                 return  # _supervise reports which one
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/", timeout=2):
-                    return
-            except urllib.error.HTTPError:
-                return  # it answers (503 while e.g. the worker is still starting)
-            except OSError:
-                time.sleep(0.3)
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/", timeout=3) as response:
+                    body = json.loads(response.read())
+            except urllib.error.HTTPError as exc:  # 503: the database or Redis is down
+                body = json.loads(exc.read() or b"{}")
+            except (OSError, ValueError):
+                body = {}
+            if body.get("worker", {}).get("status") == "up":
+                return
+            time.sleep(0.5)
 
     def _print_banner(self, port: int) -> None:
         from withdrawals_site.demo import DEMO_LOGINS
@@ -195,24 +204,28 @@ class Command(BaseCommand):
     def _on_signal(self, signum, frame) -> None:
         if self._stop_requested is not None:  # a second Ctrl-C: stop now
             for child in self.children:
-                child.signal(signal.SIGKILL)
+                child.signal(signal.SIGKILL, group=True)
             raise SystemExit(130)
         self._stop_requested = signum
 
     def _stop_all(self) -> None:
-        """SIGTERM everyone (web first, the chain last), then SIGKILL what is still running."""
+        """SIGTERM everyone (web first, the chain last), then SIGKILL what is still running.
+
+        The worker gets SIGTERM in its main process only: a warm shutdown, its pool finishes the
+        running tasks. anvil's launcher does not forward signals, so its whole group gets them."""
         order = ["web", "beat", "worker", "anvil"]
         children = sorted(self.children, key=lambda c: order.index(c.name) if c.name in order else 0)
         for child in children:
-            child.signal(signal.SIGTERM)
+            child.signal(signal.SIGTERM, group=child.name == "anvil")
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for child in children:
             try:
                 child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 self.stderr.write(f"[console] {child.name} did not stop in {STOP_GRACE_SECONDS}s; killing it")
-                child.signal(signal.SIGKILL)
+                child.signal(signal.SIGKILL, group=True)
                 child.proc.wait()
+            child.signal(signal.SIGKILL, group=True)  # leftovers of its group, if any
         for child in children:
             for thread in child.threads:
                 thread.join(timeout=2)
