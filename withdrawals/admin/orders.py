@@ -51,6 +51,16 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
                                  "fee_paid")}),
     )
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The order page carries the work order's approval panel: steps, decisions, buttons."""
+        from approvals.selectors import approval_panel_context, work_order_for_subject
+
+        order = self.get_object(request, object_id)
+        work_order = work_order_for_subject(order) if order else None
+        panel = approval_panel_context(work_order, request.user, next_url=request.get_full_path())
+        extra_context = {**(extra_context or {}), "approval_panel": panel}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
