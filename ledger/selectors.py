@@ -81,7 +81,7 @@ def account_balance(*, tenant=None, customer=None, currency: str, kind: str, ins
 def securities_unsynced() -> QuerySet[SecuritiesPosting]:
     """Securities posting records not yet marked as booked in the securities account, oldest first."""
     return (SecuritiesPosting.objects.filter(synced_at__isnull=True)
-            .select_related("customer").order_by("id"))
+            .select_related("customer").order_by("leg_id"))
 
 
 # --- consistency ---------------------------------------------------------------------------

@@ -221,5 +221,5 @@ def securities_mark_synced(*, record_ids: list[int], actor) -> int:
     Records already synced are left as they were; returns how many were marked now."""
     if actor is None or not getattr(actor, "pk", None):
         raise DomainError("permission_denied", "Marking records synced needs a staff user.")
-    return (SecuritiesPosting.objects.filter(id__in=list(record_ids), synced_at__isnull=True)
+    return (SecuritiesPosting.objects.filter(leg_id__in=list(record_ids), synced_at__isnull=True)
             .update(synced_at=timezone.now(), synced_by=actor))

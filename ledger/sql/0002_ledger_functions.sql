@@ -3,7 +3,7 @@
 --
 -- Errors meant for the caller are raised with SQLSTATE LDG00: MESSAGE is the public error code,
 -- DETAIL the human text, HINT the field (if any). ledger/services.py turns them into DomainError.
--- Integrity violations (an UPDATE of a leg, an unbalanced entry) use LDG05 / LDG06 / LDG07 and
+-- Integrity violations (an UPDATE of a leg, an unbalanced entry) use 23L05 / 23L06 / 23L07 (class 23: integrity violation) and
 -- stay database errors: they are bugs, not refusals.
 --
 -- Sign convention: leg.amount > 0 is a debit, < 0 a credit; account.balance = normal_sign * sum(legs).
@@ -26,7 +26,7 @@ END $$;
 CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'ledger: % on % is refused: the ledger is append-only (post a correcting entry)',
-        TG_OP, TG_TABLE_NAME USING ERRCODE = 'LDG05';
+        TG_OP, TG_TABLE_NAME USING ERRCODE = '23L05';
 END $$;
 
 CREATE TRIGGER ledger_entry_append_only BEFORE UPDATE OR DELETE ON ledger_entry
@@ -49,14 +49,14 @@ DECLARE
 BEGIN
     SELECT reference INTO v_reference FROM ledger_entry WHERE id = NEW.entry_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'ledger: leg names entry %, which does not exist', NEW.entry_id USING ERRCODE = 'LDG07';
+        RAISE EXCEPTION 'ledger: leg names entry %, which does not exist', NEW.entry_id USING ERRCODE = '23L07';
     END IF;
     UPDATE ledger_account SET balance = balance + normal_sign * NEW.amount
      WHERE id = NEW.account_id AND currency = NEW.currency
     RETURNING customer_id, instrument, kind, normal_sign INTO a;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'ledger: leg of entry % names account % in %, which is not an account in that currency',
-            NEW.entry_id, NEW.account_id, NEW.currency USING ERRCODE = 'LDG07';
+            NEW.entry_id, NEW.account_id, NEW.currency USING ERRCODE = '23L07';
     END IF;
     IF a.customer_id IS NOT NULL THEN
         INSERT INTO ledger_securities_posting
@@ -83,13 +83,13 @@ BEGIN
     SELECT count(*), max(id) INTO n, v_last FROM ledger_leg WHERE entry_id = p_entry;
     IF n < 2 THEN
         RAISE EXCEPTION 'ledger: entry % has % leg(s); an entry needs at least two', p_entry, n
-            USING ERRCODE = 'LDG06';
+            USING ERRCODE = '23L06';
     END IF;
     SELECT currency, sum(amount) AS total INTO bad
       FROM ledger_leg WHERE entry_id = p_entry GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'ledger: entry % is unbalanced: its % legs sum to %, not 0', p_entry, bad.currency, bad.total
-            USING ERRCODE = 'LDG06';
+            USING ERRCODE = '23L06';
     END IF;
     PERFORM set_config('ledger.checked_entry', p_entry || ':' || v_last, true);
 END $$;
