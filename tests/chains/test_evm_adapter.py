@@ -126,7 +126,10 @@ def test_sign_refuses_while_fees_are_above_the_cap(adapter, hot_wallet):
 
 
 def test_a_generous_cap_limits_the_max_fee(adapter, hot_wallet):
-    cap = adapter.estimate_fee(CoinConfig(currency="ETH", decimals=18)) * Decimal("0.9")
+    # Between what inclusion costs now (base + tip) and the usual max (2 x base + tip): the cap
+    # must bind without making the transaction unminable, whatever the base fee has become.
+    base_fee, tip = adapter._fee_market()
+    cap = from_wei(21_000 * (base_fee + tip + base_fee // 2 + 1))
     signed = adapter.build_and_sign(coin=CoinConfig(currency="ETH", decimals=18, fee_cap=cap),
                                     to_address=fresh_address(), amount=Decimal("1"), private_key=hot_wallet.key)
     assert signed.max_fee <= cap
