@@ -116,13 +116,16 @@ _CHECKS: list[tuple[str, str]] = [
           FROM ledger_leg l JOIN ledger_account a ON a.id = l.account_id
           LEFT JOIN ledger_securities_posting s ON s.leg_id = l.id
          WHERE a.customer_id IS NOT NULL AND s.leg_id IS NULL ORDER BY l.id"""),
-    ("securities posting of leg {0} (entry {1}): quantity {2} {3} but the leg moves the position by {4} {5}",
+    ("securities posting of leg {0} (entry {1}, {6}): quantity {2} {3} but the leg moves the position by {4} {5} "
+     "in entry {7}",
      """SELECT s.leg_id, s.entry_id, trim_scale(s.quantity), s.instrument, trim_scale(a.normal_sign * l.amount),
-               a.instrument
+               a.instrument, s.reference, e.reference
           FROM ledger_securities_posting s JOIN ledger_leg l ON l.id = s.leg_id
           JOIN ledger_account a ON a.id = l.account_id
+          JOIN ledger_entry e ON e.id = l.entry_id
          WHERE s.quantity <> a.normal_sign * l.amount OR s.instrument <> a.instrument
-            OR s.customer_id IS DISTINCT FROM a.customer_id OR s.entry_id <> l.entry_id ORDER BY s.leg_id"""),
+            OR s.customer_id IS DISTINCT FROM a.customer_id OR s.entry_id <> l.entry_id
+            OR s.reference <> e.reference ORDER BY s.leg_id"""),
 ]
 
 

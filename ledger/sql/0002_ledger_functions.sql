@@ -46,10 +46,18 @@ CREATE OR REPLACE FUNCTION ledger_leg_apply() RETURNS trigger LANGUAGE plpgsql A
 DECLARE
     a record;
     v_reference text;
+    v_open text;
 BEGIN
-    SELECT reference INTO v_reference FROM ledger_entry WHERE id = NEW.entry_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'ledger: leg names entry %, which does not exist', NEW.entry_id USING ERRCODE = '23L07';
+    -- The entry opened by a posting function is announced in ledger.open_entry ("<id>:<reference>"),
+    -- which spares a lookup per leg; any other entry is looked up (and must exist).
+    v_open := current_setting('ledger.open_entry', true);
+    IF coalesce(v_open, '') <> '' AND split_part(v_open, ':', 1) = NEW.entry_id::text THEN
+        v_reference := substr(v_open, length(split_part(v_open, ':', 1)) + 2);
+    ELSE
+        SELECT reference INTO v_reference FROM ledger_entry WHERE id = NEW.entry_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'ledger: leg names entry %, which does not exist', NEW.entry_id USING ERRCODE = '23L07';
+        END IF;
     END IF;
     UPDATE ledger_account SET balance = balance + normal_sign * NEW.amount
      WHERE id = NEW.account_id AND currency = NEW.currency
@@ -79,11 +87,24 @@ DECLARE
     bad record;
     n integer;
     v_last bigint;
+    v_currency text;
+    v_other text;
+    v_sum numeric;
 BEGIN
-    SELECT count(*), max(id) INTO n, v_last FROM ledger_leg WHERE entry_id = p_entry;
+    SELECT count(*), max(id), min(currency), max(currency), sum(amount)
+      INTO n, v_last, v_currency, v_other, v_sum
+      FROM ledger_leg WHERE entry_id = p_entry;
     IF n < 2 THEN
         RAISE EXCEPTION 'ledger: entry % has % leg(s); an entry needs at least two', p_entry, n
             USING ERRCODE = '23L06';
+    END IF;
+    IF v_currency = v_other THEN  -- one currency (the usual case): its sum is the whole sum
+        IF v_sum <> 0 THEN
+            RAISE EXCEPTION 'ledger: entry % is unbalanced: its % legs sum to %, not 0', p_entry, v_currency, v_sum
+                USING ERRCODE = '23L06';
+        END IF;
+        PERFORM set_config('ledger.checked_entry', p_entry || ':' || v_last, true);
+        RETURN;
     END IF;
     SELECT currency, sum(amount) AS total INTO bad
       FROM ledger_leg WHERE entry_id = p_entry GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
@@ -159,6 +180,7 @@ BEGIN
     RETURNING e.id, e.created_at INTO entry_id, created_at;
     IF entry_id IS NOT NULL THEN
         replayed := false;
+        PERFORM set_config('ledger.open_entry', entry_id || ':' || p_reference, true);
         RETURN;
     END IF;
     SELECT e.id, e.created_at, e.request INTO entry_id, created_at, v_request
@@ -339,7 +361,9 @@ BEGIN
     VALUES (p_reference, 'hold', p_tenant, p_customer, p_currency, p_request, '')
     ON CONFLICT (reference) DO NOTHING
     RETURNING le.id AS entry_id, false AS replayed INTO e;
-    IF NOT FOUND THEN
+    IF FOUND THEN
+        PERFORM set_config('ledger.open_entry', e.entry_id || ':' || p_reference, true);
+    ELSE
         e := ledger_open_entry(p_reference, 'hold', p_tenant, p_customer, p_currency, p_request, '');
     END IF;
     IF e.replayed THEN

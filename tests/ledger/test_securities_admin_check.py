@@ -92,7 +92,7 @@ def test_admin_pages_are_read_only(funded, staff_client, model):
 
 def test_admin_filters(funded, staff_client):
     for query in ["owner=customer", "owner=tenant", "kind__exact=customer_held", "instrument=VA/HAS/ETHUSD",
-                  "currency__code__exact=ETH", "created_at__gte=2000-01-01"]:
+                  "currency__code__exact=ETH", "created_at__gte=2000-01-01T00:00:00%2B00:00"]:
         assert staff_client.get(reverse("admin:ledger_account_changelist") + "?" + query).status_code == 200
     for query in ["owner=customer", "account__kind=sub_account", "account__instrument=VA/HAS/ETHHKD"]:
         assert staff_client.get(reverse("admin:ledger_journalleg_changelist") + "?" + query).status_code == 200
