@@ -42,8 +42,8 @@ class Network(models.Model):
                   "for TRON mainnet or nile. Empty for EVM.")
     confirmations = models.PositiveIntegerField(default=12, validators=[MinValueValidator(1)],
                                                 help_text="Default confirmation depth for coins on this network.")
-    sending_paused = models.BooleanField(default=False,
-                                         help_text="Kill switch: approved withdrawals on this network wait, nothing is sent.")
+    sending_paused = models.BooleanField(
+        default=False, help_text="Kill switch: approved withdrawals on this network wait, nothing is sent.")
 
     class Meta:
         ordering = ["code"]

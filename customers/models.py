@@ -44,7 +44,8 @@ class Customer(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(kyc_level__gte=0, kyc_level__lte=3), name="customer_kyc_level_range"),
+            models.CheckConstraint(condition=models.Q(kyc_level__gte=0, kyc_level__lte=3),
+                                   name="customer_kyc_level_range"),
         ]
 
     def __str__(self) -> str:

@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from withdrawals_site import health
+from withdrawals_site import api_errors, health
 
 api_v1 = [
     path("", include("customers.urls")),
@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("health/", health.health, name="health"),
+    # Unknown API URLs answer in the error shape even with DEBUG on (handler404 only acts without it).
+    re_path(r"^api/", api_errors.json_404),
 ]
 
 handler404 = "withdrawals_site.api_errors.json_404"

@@ -2,10 +2,10 @@
 
 from django.conf import settings
 from django.db import models
-
-from chains.models import AmountField
 from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin, transition
+
+from chains.models import AmountField
 
 
 class CustomerAddress(FSMModelMixin, models.Model):
@@ -33,8 +33,8 @@ class CustomerAddress(FSMModelMixin, models.Model):
     evidence = models.FileField(upload_to="address_evidence/%Y/%m/", blank=True,
                                 help_text="E.g. a screenshot of the customer's account at the receiving exchange.")
     verified_at = models.DateTimeField(null=True, blank=True)
-    usable_from = models.DateTimeField(null=True, blank=True,
-                                       help_text="End of the cool-down after verification; withdrawals wait until then.")
+    usable_from = models.DateTimeField(
+        null=True, blank=True, help_text="End of the cool-down after verification; withdrawals wait until then.")
     reason = models.TextField(blank=True, help_text="Why it was rejected or revoked.")
     # Micropayment proof: the customer sends this amount of the network's native currency from
     # the address to the tenant's deposit address; staff or a task marks it seen.
@@ -97,12 +97,16 @@ class AddressStatusChange(models.Model):
     address = models.ForeignKey(CustomerAddress, on_delete=models.PROTECT, related_name="history")
     from_status = models.CharField(max_length=32, blank=True)
     to_status = models.CharField(max_length=32)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
     reason = models.TextField(blank=True)
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '—'} → {self.to_status}"
 
 
 class AddressChallenge(models.Model):
@@ -114,3 +118,6 @@ class AddressChallenge(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.nonce

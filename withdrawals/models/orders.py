@@ -125,6 +125,9 @@ class WithdrawalStatusChange(models.Model):
     class Meta:
         ordering = ["at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.from_status or '—'} → {self.to_status}"
+
 
 class WithdrawalTransaction(models.Model):
     """A signed transaction of an order, stored *before* it is sent.
@@ -156,8 +159,12 @@ class WithdrawalTransaction(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             # Only one candidate may ever settle an order.
-            models.UniqueConstraint(fields=["order"], condition=Q(state="confirmed"), name="one_confirmed_tx_per_order"),
+            models.UniqueConstraint(fields=["order"], condition=Q(state="confirmed"),
+                                    name="one_confirmed_tx_per_order"),
         ]
+
+    def __str__(self) -> str:
+        return self.tx_hash
 
 
 class IdempotencyRecord(models.Model):
@@ -171,3 +178,6 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["customer", "key"], name="idempotency_key_unique_per_customer")]
+
+    def __str__(self) -> str:
+        return self.key

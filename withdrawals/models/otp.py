@@ -9,3 +9,6 @@ class TotpDevice(models.Model):
     confirmed = models.BooleanField(default=False)
     last_used_step = models.BigIntegerField(default=0, help_text="TOTP time step of the last accepted code (no reuse).")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"TOTP of {self.customer_id}"
