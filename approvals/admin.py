@@ -394,7 +394,7 @@ class FeeReserveRequestAdmin(admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         form_class = modelform_factory(FeeReserveRequest, fields=self.add_fields)
-        form = form_class(request.POST or None)
+        form = form_class(request.POST or None, initial=request.GET.dict())  # links pre-fill the kind
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:

@@ -1,7 +1,6 @@
 """Admin for the chain reference data. Actions call the services; validation is the model's
 ``clean()`` (run by the admin form) backed by database constraints."""
 
-import importlib
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -117,8 +116,4 @@ class CoinAdmin(admin.ModelAdmin):
 
 
 # The send pipeline's admin pages (kill switches, fee reserve) live in their own module.
-try:
-    importlib.import_module("chains.admin_pipeline")
-except ModuleNotFoundError as exc:  # not written yet
-    if exc.name != "chains.admin_pipeline":
-        raise
+from chains import admin_pipeline  # noqa: E402, F401

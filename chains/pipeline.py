@@ -180,11 +180,6 @@ def _sender_address(network: Network, key: bytes) -> str:
     return hot_address(network)
 
 
-def _node_pending_nonce(adapter, address: str) -> int:
-    # EvmAdapter keeps this private; the one chain kind with account nonces.
-    return adapter._pending_nonce(address)
-
-
 def pipeline_send(*, order_id: int) -> SendResult:
     """Take one approved (or broadcasting) order as far as the node accepting its transaction.
 
@@ -249,7 +244,7 @@ def _sign_and_store(order_id: int) -> SendResult | None:
         nonce = None
         if network.kind == Network.Kind.EVM:
             nonce = nonce_allocate(network=network, address=sender,
-                                   node_pending=_node_pending_nonce(adapter, sender))
+                                   node_pending=adapter.pending_nonce(sender))
         try:
             signed = adapter.build_and_sign(coin=coin, to_address=order.destination, amount=order.amount,
                                             private_key=key, nonce=nonce)

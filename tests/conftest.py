@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.fixtures.factories",
     "tests.fixtures.anvil",
     "tests.fixtures.worker",
+    "tests.fixtures.pipeline",
 ]
 
 

@@ -106,6 +106,10 @@ CHAIN_RPC_URLS = {
     "TRON": os.environ.get("TRON_RPC_URL", "").strip(),  # empty: the recorded-response backend
 }
 ETH_RPC_EMBEDDED = not os.environ.get("ETH_RPC_URL", "").strip()
+# Send pipeline: a broadcasting order untouched this long is re-sent (its stored bytes) by the
+# sweep; an approved order with no task this long is queued again.
+PIPELINE_REBROADCAST_AFTER_SECONDS = int(os.environ.get("PIPELINE_REBROADCAST_AFTER_SECONDS", "60"))
+PIPELINE_REQUEUE_AFTER_SECONDS = int(os.environ.get("PIPELINE_REQUEUE_AFTER_SECONDS", "60"))
 # Hot wallet keys live in a file outside the database (the demo generates one under var/).
 HOT_KEYS_FILE = Path(os.environ.get("HOT_KEYS_FILE", embedded.VAR_DIR / "hot_keys.json"))
 # bitcoinlib keeps its files here and must create nothing elsewhere.

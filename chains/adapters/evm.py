@@ -276,7 +276,7 @@ class EvmAdapter(ChainAdapter):
         max_fee, priority = self._fees_per_gas(gas=gas, fee_bump=fee_bump, fee_cap=coin.fee_cap,
                                                replaces=replaces)
         if nonce is None:
-            nonce = replaces.nonce if replaces is not None else self._pending_nonce(sender)
+            nonce = replaces.nonce if replaces is not None else self.pending_nonce(sender)
         tx = {"type": 2, "chainId": self.chain_id, "nonce": nonce, "gas": gas,
               "maxFeePerGas": max_fee, "maxPriorityFeePerGas": priority, **call}
         signed = Account.sign_transaction(tx, private_key)
@@ -287,7 +287,7 @@ class EvmAdapter(ChainAdapter):
                   "max_priority_fee_per_gas": priority},
         )
 
-    def _pending_nonce(self, address: str) -> int:
+    def pending_nonce(self, address: str) -> int:
         with _node_errors("read nonce"):
             return self.w3.eth.get_transaction_count(address, "pending")
 

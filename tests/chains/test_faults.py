@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from test_pipeline_support, used as arguments
 """The worker SIGKILLed at the worst moments; after a restart each order completes with exactly
 one transaction on chain and the ledger holds (``WDC_FAULT_FILE``, see chains.pipeline._fault)."""
 
@@ -9,15 +8,11 @@ from decimal import Decimal
 import pytest
 
 from ledger.selectors import ledger_check, tenant_fee_reserve
-from tests.chains.test_pipeline_support import (
+from tests.fixtures.pipeline import (
     arm_fault,
     assert_settled,
-    fault_file,
     hot_nonce,
     mine_and_sweep,
-    pipeline_hot_wallet,
-    pipeline_worker,
-    scene,
     sweep_via_worker,
     wait_for,
     wait_status,

@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from test_pipeline_support, used as arguments
 """End to end on a real anvil node with a real Celery worker on Redis and the real database:
 App request → approval → broadcast → blocks mined → completed, the ledger settled as SPEC says."""
 
@@ -9,14 +8,10 @@ from decimal import Decimal
 import pytest
 
 from ledger.selectors import customer_balances, ledger_check, tenant_fee_reserve
-from tests.chains.test_pipeline_support import (  # noqa: F401 - fixtures
+from tests.fixtures.pipeline import (
     assert_settled,
-    fault_file,
     hot_nonce,
     mine_and_sweep,
-    pipeline_hot_wallet,
-    pipeline_worker,
-    scene,
     transfers_to,
     units,
     wait_status,

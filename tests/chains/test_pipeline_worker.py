@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from test_pipeline_support, used as arguments
 """The pipeline's waits, with the real worker: the node unreachable, the main account short,
 the kill switches."""
 
@@ -13,20 +12,16 @@ from chains.models import KillSwitchChange, Network
 from chains.pipeline import sending_pause_set
 from chains.send_tasks import withdrawal_send
 from ledger.selectors import ledger_check, tenant_fee_reserve
-from tests.chains.test_pipeline_support import (
+from tests.fixtures.factories import StaffFactory
+from tests.fixtures.pipeline import (
     assert_settled,
-    fault_file,
     hot_nonce,
     make_scene,
     mine_and_sweep,
-    pipeline_hot_wallet,
-    pipeline_worker,
-    scene,
     sweep_via_worker,
     wait_for,
     wait_status,
 )
-from tests.fixtures.factories import StaffFactory
 from withdrawals.models import WithdrawalOrder
 from withdrawals.services.orders import withdrawal_resubmit
 from withdrawals_site.embedded import free_port

@@ -1,4 +1,3 @@
-# ruff: noqa: F401, F811 - fixtures imported from test_pipeline_support, used as arguments
 """A shallowly confirmed transaction leaves the chain (anvil snapshot/revert): the order goes back
 to broadcasting, the same signed transaction is sent again, and the order completes once."""
 
@@ -8,14 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.chains.test_pipeline_support import (
+from tests.fixtures.pipeline import (
     assert_settled,
-    fault_file,
     hot_nonce,
     mine_and_sweep,
-    pipeline_hot_wallet,
-    pipeline_worker,
-    scene,
     sweep_via_worker,
     wait_status,
 )
