@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 
 from chains.models import Coin, Currency, Network
 from chains.services import coin_refresh_fee_estimate, coin_set_enabled
+from withdrawals_site.admin_tools import action_with_reason
 
 
 @admin.register(Currency)
@@ -38,6 +39,7 @@ class NetworkAdmin(admin.ModelAdmin):
     ordering = ("code",)
     actions = ("pause_sending", "resume_sending")
     inlines = (CoinInline,)
+    readonly_fields = ("sending_paused",)  # flipped only by the audited actions, with a reason
     fieldsets = (
         (None, {"fields": ("code", "name", "kind", "native_currency", "confirmations", "sending_paused")}),
         ("Node", {"fields": ("rpc_url", "chain_id", "address_network")}),
@@ -47,23 +49,20 @@ class NetworkAdmin(admin.ModelAdmin):
     def rpc_display(self, obj: Network) -> str:
         return obj.rpc_url or "(from environment)"
 
-    @admin.action(description="Pause sending on the selected networks (kill switch)")
-    def pause_sending(self, request, queryset: QuerySet[Network]) -> None:
-        self._flip(request, queryset, paused=True)
+    pause_sending = action_with_reason(
+        name="pause_sending", description="Pause sending on the selected networks (kill switch)",
+        service=lambda network, actor, reason: _flip(network, actor, reason, paused=True),
+        done="Sending paused (orders wait, nothing is lost)")
+    resume_sending = action_with_reason(
+        name="resume_sending", description="Resume sending on the selected networks",
+        service=lambda network, actor, reason: _flip(network, actor, reason, paused=False),
+        done="Sending resumed (waiting orders are queued)")
 
-    @admin.action(description="Resume sending on the selected networks")
-    def resume_sending(self, request, queryset: QuerySet[Network]) -> None:
-        self._flip(request, queryset, paused=False)
 
-    def _flip(self, request, queryset: QuerySet[Network], *, paused: bool) -> None:
-        from chains.pipeline import sending_pause_set  # the one audited way to flip a kill switch
+def _flip(network: Network, actor, reason: str, *, paused: bool) -> None:
+    from chains.pipeline import sending_pause_set  # the one audited way to flip a kill switch
 
-        verb = "paused" if paused else "resumed"
-        reason = f"Sending {verb} from the network list by {request.user.get_username()}."
-        changed = [n.code for n in queryset
-                   if sending_pause_set(network=n, paused=paused, actor=request.user, reason=reason)]
-        self.message_user(request, f"Sending {verb} on: {', '.join(changed) or 'nothing changed'}.",
-                          messages.WARNING if changed and paused else messages.INFO)
+    sending_pause_set(network=network, paused=paused, actor=actor, reason=reason)
 
 
 @admin.register(Coin)

@@ -158,14 +158,19 @@ def test_networks_and_currencies_are_listed(admin_client):
     assert admin_client.get("/admin/chains/currency/").status_code == 200
 
 
-def test_pausing_a_network_from_the_list_is_audited(admin_client):
-    pipeline = pytest.importorskip("chains.pipeline")
+def test_pausing_a_network_from_the_list_asks_why_and_is_audited(admin_client):
+    from chains import pipeline
     from chains.models import KillSwitchChange
 
     network = eth_network()
-    admin_client.post("/admin/chains/network/", {"action": "pause_sending", "_selected_action": [network.pk]})
+    action = {"action": "pause_sending", "_selected_action": [network.pk]}
+    form = admin_client.post("/admin/chains/network/", action)
+    assert b"reason" in form.content
+    network.refresh_from_db()
+    assert network.sending_paused is False  # nothing flips before a reason is given
+    admin_client.post("/admin/chains/network/", {**action, "apply": "1", "reason": "Node upgrade tonight"})
     network.refresh_from_db()
     assert network.sending_paused is True
     change = KillSwitchChange.objects.get(network=network)
-    assert change.paused is True and change.actor.username == "root"
+    assert change.paused is True and change.actor.username == "root" and change.reason == "Node upgrade tonight"
     assert pipeline.sending_pause_set(network=network, paused=True, actor=None, reason="again") is False
