@@ -10,14 +10,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.chain]
 
 
 @pytest.fixture
-def demo(anvil, settings, tmp_path, monkeypatch):
-    settings.CHAIN_RPC_URLS = {**settings.CHAIN_RPC_URLS, "ETH": anvil.url}
-    settings.HOT_KEYS_FILE = tmp_path / "hot_keys.json"
-    monkeypatch.setenv("BTC_TEST_CHAIN_DIR", str(tmp_path / "btc"))
-    monkeypatch.setenv("TRON_TEST_CHAIN_DIR", str(tmp_path / "tron"))
-    from chains.hot_wallets import _key_file
-
-    _key_file.cache_clear()
+def demo(demo_chain_env, monkeypatch):
     call_command("seed_demo", verbosity=0)
     from customers.models import Customer
     from withdrawals.models import CustomerAddress
@@ -28,8 +21,6 @@ def demo(anvil, settings, tmp_path, monkeypatch):
     address = CustomerAddress.objects.filter(customer=alice, network__code="ETH").get()
     withdrawal_request(customer=alice, idempotency_key="admin-smoke", currency="ETH", network="ETH",
                        address_id=address.pk, amount="0.1", otp="x")
-    yield
-    _key_file.cache_clear()
 
 
 def test_every_admin_page_renders_for_a_superuser(demo, admin_client, admin_user):

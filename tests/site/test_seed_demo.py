@@ -12,25 +12,12 @@ from ledger.selectors import customer_balances, ledger_check
 pytestmark = [pytest.mark.django_db, pytest.mark.chain]
 
 
-@pytest.fixture
-def demo_env(anvil, settings, tmp_path, monkeypatch):
-    settings.CHAIN_RPC_URLS = {**settings.CHAIN_RPC_URLS, "ETH": anvil.url}
-    settings.HOT_KEYS_FILE = tmp_path / "hot_keys.json"
-    monkeypatch.setenv("BTC_TEST_CHAIN_DIR", str(tmp_path / "btc"))
-    monkeypatch.setenv("TRON_TEST_CHAIN_DIR", str(tmp_path / "tron"))
-    from chains.hot_wallets import _key_file
-
-    _key_file.cache_clear()
-    yield
-    _key_file.cache_clear()
-
-
 def row_counts() -> dict[str, int]:
     return {model._meta.label: model.objects.count() for model in apps.get_models()
             if model._meta.app_label in {"auth", "customers", "chains", "ledger", "approvals", "withdrawals"}}
 
 
-def test_seed_demo_is_idempotent_and_usable(demo_env, anvil):
+def test_seed_demo_is_idempotent_and_usable(demo_chain_env, anvil):
     call_command("seed_demo", verbosity=0)
     first = row_counts()
     contract = Coin.objects.get(currency__code="USDT", network__code="ETH").contract_address
