@@ -119,7 +119,7 @@ class JournalEntry(models.Model):
     """One posting: a set of legs summing to zero per currency. Never updated nor deleted."""
 
     reference = models.CharField(
-        max_length=200, unique=True,
+        max_length=200,
         help_text="Idempotency reference given by the caller (e.g. withdrawal:42:hold). The same reference "
                   "posts once; reusing it for another posting is refused (ledger_reference_conflict).")
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
@@ -142,7 +142,12 @@ class JournalEntry(models.Model):
         db_table = "ledger_entry"
         ordering = ["-id"]
         verbose_name_plural = "journal entries"
-        constraints = [models.CheckConstraint(condition=Q(kind__in=EntryKind.values), name="ledger_entry_kind_valid")]
+        constraints = [
+            # A constraint rather than unique=True: the same unique index, without the extra
+            # varchar_pattern_ops ("_like") index Django adds for unique CharFields on PostgreSQL.
+            models.UniqueConstraint(fields=["reference"], name="ledger_entry_reference_unique"),
+            models.CheckConstraint(condition=Q(kind__in=EntryKind.values), name="ledger_entry_kind_valid"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.reference}"

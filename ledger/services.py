@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import psycopg
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
@@ -98,8 +99,12 @@ def _call(sql: str, params: list) -> list[tuple]:
 
 
 def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    """Executes the posting call as a server-side prepared statement (psycopg binds the parameters
+    on the server and the plan is reused on the connection), under Django's error wrapping so
+    callers see django.db exceptions as usual."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
         return cursor.fetchall()
 
 
