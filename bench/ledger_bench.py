@@ -14,7 +14,9 @@ two scratch databases on it, dropped at the end (``--keep`` keeps them):
   with a unique reference each time. A hold is one transaction (BEGIN, one function call, COMMIT)
   that writes 1 entry, 2 legs, 2 balances, 2 securities records.
 
-pgbench and ledger runs alternate per client count (and per round with ``--rounds``), so a
+The same hold is also run by pgbench itself (a script calling ``ledger_post_hold``), which
+separates the database side's cost from the Python client's. pgbench and ledger runs alternate
+per client count (and per round with ``--rounds``), so a
 change of load on a shared machine hits both alike. Prints holds/s, tps and the ratio per client
 count. The figures belong in docs/PERFORMANCE.md.
 """
@@ -157,6 +159,27 @@ def run_ledger(count: int, customer_ids: list[int], seconds: int) -> float:
     return rate
 
 
+def run_hold_sql(db: dict, name: str, *, count: int, seconds: int, customer_ids: list[int], tenant_id: int) -> float:
+    """The same hold, called by pgbench itself (no Python): the database side's own rate."""
+    script = Path(os.environ.get("TMPDIR", "/tmp")) / f"ledger_hold_{os.getpid()}.sql"
+    script.write_text(
+        f"\\set c random({min(customer_ids)}, {max(customer_ids)})\n"
+        f"SELECT * FROM ledger_post_hold(:c, {tenant_id}, 'ETH', 0.0001, "
+        f"'sql-' || :client_id || '-' || clock_timestamp()::text, "
+        f"jsonb_build_object('op', 'hold', 'customer', :c, 'currency', 'ETH', 'amount', '0.0001'));\n")
+    jobs = max(1, min(count, os.cpu_count() or 1))
+    try:
+        out = subprocess.run([pgbench_path(), "-n", "-c", str(count), "-j", str(jobs), "-T", str(seconds),
+                              "-f", str(script), name], env=libpq_env(db), check=True, capture_output=True,
+                             text=True).stdout
+    finally:
+        script.unlink(missing_ok=True)
+    match = re.search(r"tps = ([\d.]+)", out)
+    rate = float(match.group(1)) if match else 0.0
+    print(f"  hold in SQL    clients={count:<2} holds/s={rate:9.1f}  (pgbench calling ledger_post_hold)", flush=True)
+    return rate
+
+
 def machine() -> str:
     cpu = platform.processor() or ""
     try:
@@ -207,17 +230,26 @@ def main() -> None:
         init_pgbench(db, pg_db, scale=args.scale)
         # Interleaved (pgbench, ledger) per client count and per round, so that a change in the load
         # of a shared machine hits both alike; the best round of each is reported.
+        from customers.models import Tenant
+
+        tenant_id = Tenant.objects.get(venue_code="HAS").pk
         pgbench: dict[int, float] = {}
         ledger: dict[int, float] = {}
+        in_sql: dict[int, float] = {}
         for _ in range(args.rounds):
             for count in clients:
                 pgbench[count] = max(pgbench.get(count, 0.0),
                                      run_pgbench(db, pg_db, count=count, seconds=args.seconds))
                 ledger[count] = max(ledger.get(count, 0.0), run_ledger(count, customer_ids, args.seconds))
-        print("\nclients  pgbench tps  ledger holds/s  ratio")
+                in_sql[count] = max(in_sql.get(count, 0.0),
+                                    run_hold_sql(db, ledger_db, count=count, seconds=args.seconds,
+                                                 customer_ids=customer_ids, tenant_id=tenant_id))
+        print("\nclients  pgbench tps  ledger holds/s  ratio   | hold in SQL/s  ratio")
         for count in clients:
             ratio = ledger[count] / pgbench[count] if pgbench[count] else float("nan")
-            print(f"{count:>7}  {pgbench[count]:>11.1f}  {ledger[count]:>14.1f}  {ratio:5.2f}x")
+            sql_ratio = in_sql[count] / pgbench[count] if pgbench[count] else float("nan")
+            print(f"{count:>7}  {pgbench[count]:>11.1f}  {ledger[count]:>14.1f}  {ratio:5.2f}x  |"
+                  f" {in_sql[count]:>13.1f}  {sql_ratio:5.2f}x")
         from ledger.selectors import ledger_check
 
         problems = ledger_check()

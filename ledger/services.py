@@ -56,6 +56,12 @@ def _amount(value, field: str = "amount", *, zero_ok: bool = False) -> Decimal:
     return value
 
 
+def _plain(value: Decimal) -> Decimal:
+    """1.000000000000000000 → 1, 0.500 → 0.5, never an exponent (100, not 1E+2)."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value
+
+
 def _canon(value: Decimal) -> str:
     """The amount as a canonical string ("1.50" and "1.5" are the same request)."""
     return format(value.normalize(), "f") if value else "0"
@@ -140,7 +146,7 @@ def ledger_hold(*, customer, currency: str, amount: Decimal, reference: str) -> 
     request = _request("hold", customer=customer.pk, currency=currency, amount=_canon(amount))
     rows = _call("SELECT instrument, amount FROM ledger_post_hold(%s, %s, %s, %s, %s, %s::jsonb)",
                  [customer.pk, customer.tenant_id, currency, amount, reference, request])
-    return [HoldLine(instrument=instrument, amount=Decimal(value)) for instrument, value in rows]
+    return [HoldLine(instrument=instrument, amount=_plain(value)) for instrument, value in rows]
 
 
 def ledger_release(*, customer, currency: str, split: list[HoldLine], reference: str) -> JournalEntry:
