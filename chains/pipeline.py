@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -37,6 +38,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from chains.adapters import (
+    ChainAdapter,
+    CoinConfig,
     PermanentChainError,
     SignedTransaction,
     TransientChainError,
@@ -49,9 +52,12 @@ from chains.models import KillSwitchChange, Network, SendingSwitch
 from chains.nonces import nonce_allocate
 from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
 from withdrawals.services.sending import (
+    withdrawal_candidate_expired,
+    withdrawal_candidate_refused,
     withdrawal_fail,
     withdrawal_mark_sent,
     withdrawal_note_error,
+    withdrawal_raise_fee_reserve,
     withdrawal_rebroadcast,
     withdrawal_record_confirmations,
     withdrawal_record_status,
@@ -71,6 +77,11 @@ LIVE_TX_STATES = (TxState.SIGNED, TxState.SENT)
 def rebroadcast_after() -> timedelta:
     """A broadcasting order untouched this long is re-sent by the sweep (its task died or gave up)."""
     return timedelta(seconds=float(getattr(settings, "PIPELINE_REBROADCAST_AFTER_SECONDS", 60)))
+
+
+def stuck_after() -> timedelta:
+    """A transaction not included this long after it was signed may get a fee bump from staff."""
+    return timedelta(seconds=float(getattr(settings, "PIPELINE_STUCK_AFTER_SECONDS", 600)))
 
 
 def requeue_after() -> timedelta:
@@ -180,6 +191,89 @@ def _sender_address(network: Network, key: bytes) -> str:
     return hot_address(network)
 
 
+# --- what differs per network kind ----------------------------------------------------------------
+
+class KindSending:
+    """How one network kind signs a withdrawal's transaction; the pipeline is otherwise the same.
+
+    ``sign`` runs inside the transaction that stores the result, so whatever it allocates (an EVM
+    nonce, BTC inputs) is taken under a lock and committed together with the candidate, or not at
+    all. ``replaces`` (a stored candidate) asks for a fee-bumped replacement of it.
+    """
+
+    fee_bumps = False  # whether a stuck transaction can be replaced with a higher fee
+
+    def sign(self, *, order: WithdrawalOrder, adapter: ChainAdapter, coin: CoinConfig, key: bytes, sender: str,
+             replaces: WithdrawalTransaction | None = None, fee_bump: int = 0) -> SignedTransaction:
+        return adapter.build_and_sign(coin=coin, to_address=order.destination, amount=order.amount, private_key=key)
+
+    def stored(self, *, order: WithdrawalOrder, candidate: WithdrawalTransaction, signed: SignedTransaction) -> None:
+        """Record what the stored candidate took (same transaction)."""
+
+    def may_resign(self, error: PermanentChainError) -> bool:
+        """Whether this refusal proves the stored transaction can never land, so that a new
+        signature is safe (TRON: expired)."""
+        return False
+
+
+class EvmSending(KindSending):
+    fee_bumps = True
+
+    def sign(self, *, order, adapter, coin, key, sender, replaces=None, fee_bump=0):
+        if replaces is None:
+            nonce = nonce_allocate(network=order.coin.network, address=sender,
+                                   node_pending=adapter.pending_nonce(sender))
+            return adapter.build_and_sign(coin=coin, to_address=order.destination, amount=order.amount,
+                                          private_key=key, nonce=nonce)
+        # Same nonce, higher fees: whichever of the two is mined, the other never can be.
+        signed = adapter.build_and_sign(coin=coin, to_address=order.destination, amount=order.amount,
+                                        private_key=key, nonce=replaces.nonce, fee_bump=fee_bump,
+                                        replaces=_signed(replaces), gas_limit=replaces.meta.get("gas"))
+        if signed.meta["max_fee_per_gas"] <= replaces.meta.get("max_fee_per_gas", 0):
+            raise _Refused("The coin's fee cap leaves no room for a higher fee.")
+        return signed
+
+
+class UtxoSending(KindSending):
+    fee_bumps = True
+
+    def sign(self, *, order, adapter, coin, key, sender, replaces=None, fee_bump=0):
+        from chains.adapters.utxo import Utxo
+        from chains.utxos import utxo_spendable
+
+        network = order.coin.network
+        if replaces is None:
+            utxos = utxo_spendable(network=network, address=sender, backend=adapter.backend)
+            return adapter.build_and_sign(coin=coin, to_address=order.destination, amount=order.amount,
+                                          private_key=key, utxos=utxos)
+        # RBF: exactly the same inputs (never others: a replacement spending other outputs would
+        # not conflict with the first, and both could be mined), a higher rate.
+        inputs = [Utxo.from_dict(i) for i in replaces.meta["inputs"]]
+        base = max(Decimal(replaces.meta["base_fee_rate_sat_vb"]), adapter.backend.fee_rate_sat_vb())
+        return adapter.build_and_sign(coin=coin, to_address=order.destination, amount=order.amount,
+                                      private_key=key, utxos=inputs, fee_rate_sat_vb=base, fee_bump=fee_bump)
+
+    def stored(self, *, order, candidate, signed):
+        from chains.utxos import utxo_reserve
+
+        utxo_reserve(candidate=candidate, signed=signed, network=order.coin.network)
+
+
+class TronSending(KindSending):
+    def may_resign(self, error):
+        from chains.adapters.tron import TransactionExpired
+
+        return isinstance(error, TransactionExpired)
+
+
+KIND_SENDING: dict[str, KindSending] = {
+    Network.Kind.EVM: EvmSending(), Network.Kind.UTXO: UtxoSending(), Network.Kind.TRON: TronSending()}
+
+
+def kind_sending(network: Network) -> KindSending:
+    return KIND_SENDING[network.kind]
+
+
 def pipeline_send(*, order_id: int) -> SendResult:
     """Take one approved (or broadcasting) order as far as the node accepting its transaction.
 
@@ -241,27 +335,27 @@ def _sign_and_store(order_id: int) -> SendResult | None:
         except HotKeyMissing as error:
             raise _Refused(f"Cannot sign: {error}") from None
         sender = _sender_address(network, key)
-        nonce = None
-        if network.kind == Network.Kind.EVM:
-            nonce = nonce_allocate(network=network, address=sender,
-                                   node_pending=adapter.pending_nonce(sender))
+        strategy = kind_sending(network)
         try:
-            signed = adapter.build_and_sign(coin=coin, to_address=order.destination, amount=order.amount,
-                                            private_key=key, nonce=nonce)
-        except PermanentChainError as error:
+            signed = strategy.sign(order=order, adapter=adapter, coin=coin, key=key, sender=sender)
+        except (PermanentChainError, ValueError) as error:
             raise _Refused(f"Cannot sign: {error}") from None
         if signed.max_fee > order.fee_reserved:  # reserve what this very transaction may spend
             order = withdrawal_reserve_fee(order=order, amount=signed.max_fee)
             if order.status == Status.AWAITING_FEE:
                 return SendResult("awaiting_fee", order.last_error)  # the signature is dropped unsent
-        withdrawal_store_signed(order=order, signed=signed)
+        candidate = withdrawal_store_signed(order=order, signed=signed)
+        strategy.stored(order=order, candidate=candidate, signed=signed)
     return None
 
 
-def _broadcast(order: WithdrawalOrder, candidate: WithdrawalTransaction, *, raise_transient: bool) -> SendResult:
-    """Send the stored transaction; accepted → confirming; refused for good → failed."""
+def _broadcast(order: WithdrawalOrder, candidate: WithdrawalTransaction, *, raise_transient: bool,
+               may_rebuild: bool = True) -> SendResult:
+    """Send the stored transaction; accepted → confirming; refused for good → that candidate
+    fails, and the order with it unless another candidate is still live."""
     WithdrawalTransaction.objects.filter(pk=candidate.pk).update(send_attempts=F("send_attempts") + 1)
-    adapter = adapter_for(order.coin.network)
+    network = order.coin.network
+    adapter = adapter_for(network)
     try:
         tx_hash = adapter.broadcast(_signed(candidate))
     except TransientChainError as error:
@@ -270,11 +364,120 @@ def _broadcast(order: WithdrawalOrder, candidate: WithdrawalTransaction, *, rais
             raise
         return SendResult("retry", str(error))
     except PermanentChainError as error:
-        withdrawal_fail(order=order.pk, reason=f"Rejected by the node: {error}")
+        if may_rebuild and kind_sending(network).may_resign(error):
+            return _rebuild_expired(order, candidate, adapter, reason=str(error), raise_transient=raise_transient)
+        withdrawal_candidate_refused(order=order.pk, tx_hash=candidate.tx_hash, reason=f"Rejected by the node: {error}")
         return SendResult("failed", str(error))
     _fault("after_send")
     withdrawal_mark_sent(order=order.pk, tx_hash=tx_hash)
     return SendResult("sent", tx_hash)
+
+
+def _rebuild_expired(order: WithdrawalOrder, expired: WithdrawalTransaction, adapter: ChainAdapter, *,
+                     reason: str, raise_transient: bool) -> SendResult:
+    """The stored transaction expired unsent (TRON): it can never land, so, and only so, a new one
+    is built and signed. Both stay on the order: the old one failed, the new one live."""
+    if adapter.tx_statuses([expired.tx_hash])[expired.tx_hash].state != TxStatus.NOT_FOUND:
+        return SendResult("retry", f"{expired.tx_hash} expired but the node knows it")  # the sweep follows it
+    try:
+        with transaction.atomic():
+            order = (WithdrawalOrder.objects.select_for_update(of=("self",))
+                     .select_related("coin__currency", "coin__network", "coin__fee_currency", "customer__tenant")
+                     .get(pk=order.pk))
+            if order.status not in (Status.BROADCASTING, Status.CONFIRMING):
+                return SendResult("done", order.status)
+            if not withdrawal_candidate_expired(order=order, tx_hash=expired.tx_hash):
+                return SendResult("done", "handled elsewhere")
+            network = order.coin.network
+            key = hot_key(network.code)
+            strategy = kind_sending(network)
+            signed = strategy.sign(order=order, adapter=adapter, coin=coin_config(order.coin), key=key,
+                                   sender=_sender_address(network, key))
+            if signed.max_fee > order.fee_reserved:
+                withdrawal_raise_fee_reserve(order=order, amount=signed.max_fee)
+            candidate = withdrawal_store_signed(order=order, signed=signed,
+                                                reason=f"{expired.tx_hash} expired unsent ({reason}): rebuilt as "
+                                                       f"{signed.tx_hash}")
+            strategy.stored(order=order, candidate=candidate, signed=signed)
+    except (HotKeyMissing, DomainError, PermanentChainError) as error:  # nothing changed; tried again later
+        withdrawal_note_error(order=order.pk, error=f"Rebuilding expired {expired.tx_hash} failed: {error}")
+        return SendResult("retry", str(error))
+    except TransientChainError as error:
+        withdrawal_note_error(order=order.pk, error=f"Rebuilding expired {expired.tx_hash}: {error}")
+        if raise_transient:
+            raise
+        return SendResult("retry", str(error))
+    logger.info("order %s: expired %s rebuilt as %s", order.pk, expired.tx_hash, candidate.tx_hash)
+    return _broadcast(order, candidate, raise_transient=raise_transient, may_rebuild=False)
+
+
+# --- stuck transactions: fee bump ---------------------------------------------------------------
+
+def withdrawal_stuck_since(order: WithdrawalOrder) -> WithdrawalTransaction | None:
+    """The newest live candidate of an order sent but not included for PIPELINE_STUCK_AFTER_SECONDS,
+    or None when the order is not stuck."""
+    if order.status not in (Status.BROADCASTING, Status.CONFIRMING) or order.confirmations:
+        return None
+    newest = _live_candidate(order.pk)
+    if newest is None or newest.created_at > timezone.now() - stuck_after():
+        return None
+    return newest
+
+
+def withdrawal_fee_bump(*, order: WithdrawalOrder | int, actor, reason: str) -> WithdrawalTransaction:
+    """Replace a stuck transaction with the same one paying a higher fee (EVM: same nonce; BTC:
+    RBF, same inputs). Staff only (admin action "Bump fee"). Every candidate stays on the order;
+    the sweep follows all live ones and whichever is mined settles the order, once.
+
+    The fee reserve is raised to the new transaction's maximum first; if the main account cannot
+    cover it, the bump is refused (``insufficient_main_account_fees``) and the order keeps waiting
+    on its current transaction. Returns the new candidate, broadcast already (a refusal by the
+    node marks only the new candidate failed: the old one stays live).
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("validation_error", "A fee bump needs a reason.", field="reason")
+    order_id = order.pk if isinstance(order, WithdrawalOrder) else order
+    with transaction.atomic():
+        order = (WithdrawalOrder.objects.select_for_update(of=("self",))
+                 .select_related("coin__currency", "coin__network", "coin__fee_currency", "customer__tenant")
+                 .get(pk=order_id))
+        network = order.coin.network
+        strategy = kind_sending(network)
+        if not strategy.fee_bumps:
+            raise DomainError("invalid_transition", f"Transactions on {network.code} have no fee to bump "
+                                                    "(an expired one is rebuilt by the pipeline by itself).")
+        if order.status not in (Status.BROADCASTING, Status.CONFIRMING) or order.confirmations:
+            raise DomainError("invalid_transition", "Only a transaction not yet in a block can be bumped (the "
+                                                    f"withdrawal is {order.get_status_display().lower()}, "
+                                                    f"{order.confirmations} confirmations).")
+        stuck = withdrawal_stuck_since(order)
+        if stuck is None:
+            raise DomainError("invalid_transition", f"The transaction is not stuck: wait "
+                                                    f"{int(stuck_after().total_seconds())} s after signing.")
+        paused = sending_paused_reason(network)
+        if paused:
+            raise DomainError("invalid_transition", paused)
+        adapter = adapter_for(network)
+        fee_bump = stuck.fee_bump + 1
+        try:
+            key = hot_key(network.code)
+            signed = strategy.sign(order=order, adapter=adapter, coin=coin_config(order.coin), key=key,
+                                   sender=stuck.sender, replaces=stuck, fee_bump=fee_bump)
+        except (HotKeyMissing, _Refused, TransientChainError, PermanentChainError, ValueError) as error:
+            detail = error.detail if isinstance(error, _Refused) else str(error)
+            raise DomainError("invalid_transition", f"Cannot bump the fee: {detail}") from None
+        if signed.max_fee > order.fee_reserved:
+            withdrawal_raise_fee_reserve(order=order, amount=signed.max_fee)
+        candidate = withdrawal_store_signed(
+            order=order, signed=signed, fee_bump=fee_bump, actor=actor,
+            reason=f"Fee bump #{fee_bump}: {stuck.tx_hash} replaced by {signed.tx_hash} "
+                   f"(max fee {stuck.max_fee} → {signed.max_fee}): {reason}")
+        strategy.stored(order=order, candidate=candidate, signed=signed)
+    logger.info("order %s: fee bump #%s by %s, %s → %s", order.pk, fee_bump, actor, stuck.tx_hash, candidate.tx_hash)
+    _broadcast(order, candidate, raise_transient=False)
+    candidate.refresh_from_db()
+    return candidate
 
 
 # --- requeue ------------------------------------------------------------------------------------

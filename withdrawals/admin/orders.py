@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
+from chains.pipeline import withdrawal_fee_bump
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
 from withdrawals.services.orders import withdrawal_reject, withdrawal_resubmit
 from withdrawals_site.admin_tools import action_with_reason, run_service_per_object
@@ -28,7 +29,7 @@ class StatusHistoryInline(ReadOnlyInline):
 
 class TransactionInline(ReadOnlyInline):
     model = WithdrawalTransaction
-    fields = ("created_at", "tx_hash", "state", "nonce", "max_fee", "fee_bump", "send_attempts")
+    fields = ("created_at", "tx_hash", "state", "nonce", "max_fee", "fee_bump", "send_attempts", "meta")
     readonly_fields = fields
     verbose_name_plural = "Signed transactions (stored before sending; a fee bump adds a candidate)"
 
@@ -42,7 +43,7 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
     list_select_related = ("customer__user", "coin__currency", "coin__network")
     date_hierarchy = "created_at"
     inlines = [StatusHistoryInline, TransactionInline]
-    actions = ["reject_before_sending", "resubmit_after_topup"]
+    actions = ["reject_before_sending", "resubmit_after_topup", "bump_fee"]
     fieldsets = (
         ("Request", {"fields": ("customer", "coin", "address", "destination", "amount", "customer_fee",
                                 "network_fee_estimate", "split", "travel_rule", "created_at")}),
@@ -88,6 +89,12 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
         name="reject_before_sending", description="Reject (approved or awaiting fee, before sending)",
         service=lambda order, actor, reason: withdrawal_reject(order=order, actor=actor, reason=reason),
         done="Rejected and released")
+
+    bump_fee = action_with_reason(
+        name="bump_fee",
+        description="Bump fee (a transaction stuck unconfirmed: same nonce / RBF, higher fee)",
+        service=lambda order, actor, reason: withdrawal_fee_bump(order=order, actor=actor, reason=reason),
+        done="Fee bumped, replacement broadcast")
 
     @admin.action(description='Resubmit ("Insufficient main account fees" resolved)',
                   permissions=["resubmit"])

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from chains.adapters import SignedTransaction, TxStatus
 from ledger.services import ledger_fee_book, ledger_fee_release, ledger_fee_reserve, ledger_release, ledger_settle
-from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
+from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
 from withdrawals.services.orders import _locked, _move, _split
 from withdrawals_site.errors import DomainError
 
@@ -46,10 +46,12 @@ def withdrawal_reserve_fee(*, order: WithdrawalOrder | int, amount: Decimal) -> 
 
 
 def withdrawal_store_signed(*, order: WithdrawalOrder | int, signed: SignedTransaction,
-                            fee_bump: int = 0) -> WithdrawalTransaction:
+                            fee_bump: int = 0, actor=None, reason: str = "") -> WithdrawalTransaction:
     """Keep the signed transaction *before* it is sent; approved → broadcasting.
 
-    A fee bump adds another candidate to an order already broadcasting or confirming.
+    A fee bump, or the rebuild of an expired TRON transaction, adds another candidate to an order
+    already broadcasting or confirming; ``reason`` (and ``actor``) then go into the order's history
+    as a row that keeps the status.
     """
     with transaction.atomic():
         order = _locked(order)
@@ -61,6 +63,8 @@ def withdrawal_store_signed(*, order: WithdrawalOrder | int, signed: SignedTrans
             _move(order, "start_broadcast", actor=None, reason=f"Signed {signed.tx_hash}", fields=("tx_hash",))
         elif order.status in (Status.BROADCASTING, Status.CONFIRMING):
             order.save(update_fields=["tx_hash", "updated_at"])
+            WithdrawalStatusChange.objects.create(order=order, from_status=order.status, to_status=order.status,
+                                                  actor=actor, reason=reason or f"New candidate {signed.tx_hash}")
         else:
             raise DomainError("invalid_transition", f"A {order.status} withdrawal takes no new transaction.")
     return tx
@@ -133,6 +137,16 @@ def _settle(order: WithdrawalOrder, status: TxStatus) -> None:
     WithdrawalTransaction.objects.filter(order=order, tx_hash=status.tx_hash).update(state=TxState.CONFIRMED)
     WithdrawalTransaction.objects.filter(order=order).exclude(tx_hash=status.tx_hash).exclude(
         state=TxState.FAILED).update(state=TxState.REPLACED)
+    _candidates_changed(order)
+
+
+def _candidates_changed(order: WithdrawalOrder) -> None:
+    """Kind-specific bookkeeping once candidates are confirmed, replaced or failed: the BTC hot
+    wallet's UTXOs (spent, released, change available or dropped). Nothing for other kinds."""
+    if order.coin.network.kind == "utxo":
+        from chains.utxos import utxo_candidates_settle
+
+        utxo_candidates_settle(order=order)
 
 
 def withdrawal_fail(*, order: WithdrawalOrder | int, reason: str, fee_paid: Decimal | None = None
@@ -155,6 +169,7 @@ def withdrawal_fail(*, order: WithdrawalOrder | int, reason: str, fee_paid: Deci
         order.fee_reserved = Decimal("0")
         order.last_error = reason
         WithdrawalTransaction.objects.filter(order=order).update(state=TxState.FAILED)
+        _candidates_changed(order)
         _move(order, "fail", actor=None, reason=reason, fields=("fee_paid", "fee_reserved", "last_error"))
     return order
 
@@ -178,3 +193,62 @@ def withdrawal_note_error(*, order: WithdrawalOrder | int, error: str) -> None:
     """A transient problem (node unreachable): shown on the order, state unchanged."""
     WithdrawalOrder.objects.filter(pk=order.pk if isinstance(order, WithdrawalOrder) else order).update(
         last_error=error[:2000], updated_at=timezone.now())
+
+
+def withdrawal_raise_fee_reserve(*, order: WithdrawalOrder | int, amount: Decimal) -> WithdrawalOrder:
+    """Raise the fee reserved for an order already on its way (a fee bump, a rebuilt transaction)
+    to ``amount``. Refused with ``insufficient_main_account_fees`` when the main account cannot
+    cover the difference: the order keeps its state and its current transaction."""
+    with transaction.atomic():
+        order = _locked(order)
+        if order.status not in (Status.BROADCASTING, Status.CONFIRMING):
+            raise DomainError("invalid_transition", f"A {order.status} withdrawal has no fee reserve to raise.")
+        if order.fee_reserved >= amount:
+            return order
+        try:
+            ledger_fee_reserve(tenant=order.customer.tenant, currency=order.coin.fee_currency.code,
+                               amount=amount - order.fee_reserved,
+                               reference=f"withdrawal:{order.pk}:fee-reserve:{amount}")
+        except DomainError as error:
+            if error.code != "insufficient_main_account_fees":
+                raise
+            raise DomainError("insufficient_main_account_fees",
+                              f"{INSUFFICIENT_FEES}: the main account cannot cover {amount - order.fee_reserved} "
+                              f"{order.coin.fee_currency.code} more; top it up, then try again.") from None
+        order.fee_reserved = amount
+        order.save(update_fields=["fee_reserved", "updated_at"])
+    return order
+
+
+def withdrawal_candidate_refused(*, order: WithdrawalOrder | int, tx_hash: str, reason: str) -> WithdrawalOrder:
+    """A node refused one candidate for good. With another candidate still live the order goes on
+    (only this one is marked failed, and only if no node ever accepted it: one that was accepted
+    may still be mined somewhere, so the sweep keeps asking about it); without one, the order
+    fails (withdrawal_fail)."""
+    with transaction.atomic():
+        order = _locked(order)
+        if order.status not in (Status.BROADCASTING, Status.CONFIRMING):
+            return order
+        others = (WithdrawalTransaction.objects.filter(order=order, state__in=(TxState.SIGNED, TxState.SENT))
+                  .exclude(tx_hash=tx_hash))
+        if not others.exists():
+            return withdrawal_fail(order=order, reason=reason)
+        WithdrawalTransaction.objects.filter(order=order, tx_hash=tx_hash, state=TxState.SIGNED).update(
+            state=TxState.FAILED)
+        _candidates_changed(order)
+        order.last_error = f"{tx_hash}: {reason}"[:2000]
+        order.save(update_fields=["last_error", "updated_at"])
+    return order
+
+
+def withdrawal_candidate_expired(*, order: WithdrawalOrder | int, tx_hash: str) -> bool:
+    """A stored transaction expired without being included (TRON): it can never land, so it is
+    marked failed; the caller stores its rebuilt replacement in the same transaction. Returns
+    False when the candidate is no longer live (someone else handled it)."""
+    with transaction.atomic():
+        order = _locked(order)
+        updated = WithdrawalTransaction.objects.filter(
+            order=order, tx_hash=tx_hash, state__in=(TxState.SIGNED, TxState.SENT)).update(state=TxState.FAILED)
+        if updated:
+            _candidates_changed(order)
+    return bool(updated)
