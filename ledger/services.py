@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import psycopg
 from django.db import DatabaseError, connection, transaction
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.utils import timezone
 
 from ledger.models import EntryKind, JournalEntry, SecuritiesPosting
@@ -105,12 +106,16 @@ def _call(sql: str, params: list) -> list[tuple]:
 
 
 def _fetch(sql: str, params: list) -> list[tuple]:
-    """Executes the posting call as a server-side prepared statement (psycopg binds the parameters
-    on the server and the plan is reused on the connection), under Django's error wrapping so
-    callers see django.db exceptions as usual."""
+    """Executes the posting call with server-side binding (a psycopg ``Cursor`` rather than the
+    ``ClientCursor`` Django uses), so psycopg prepares it after a few calls and the plan is reused
+    on the connection. Wrapped like any Django cursor: errors become django.db exceptions, and the
+    query is seen by query logging and by ``django_assert_num_queries``."""
     connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
+    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
+    with connection.wrap_database_errors:
+        raw = psycopg.Cursor(connection.connection)
+    with wrapper(raw, connection) as cursor:
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 

@@ -261,3 +261,13 @@ def test_account_balance_helper(funded, eth):
     assert account_balance(customer=funded, currency=eth, kind="customer_available", instrument=USD) == D("1")
     assert account_balance(tenant=funded.tenant, currency=eth, kind="sub_account") == D("1.8")
     assert account_balance(tenant=funded.tenant, currency=eth, kind="main_account") == D(0)
+
+
+def test_a_hold_is_one_statement(funded, eth):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        ledger_hold(customer=funded, currency=eth, amount=D("0.1"), reference="h-q")
+    statements = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 1 and "ledger_post_hold" in statements[0]
