@@ -5,47 +5,25 @@ time never spending the same output."""
 
 from __future__ import annotations
 
+import json
 import threading
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 
 from chains.adapters import adapter_for
-from chains.adapters.bitcoin_backends import LocalTestChainBackend
-from chains.adapters.utxo import btc_to_sat, hot_wallet_address, sat_to_btc
+from chains.adapters.utxo import InsufficientFunds, btc_to_sat, sat_to_btc
 from chains.models import HotWalletUtxo
 from chains.pipeline import pipeline_send, pipeline_sweep
 from chains.utxos import utxo_sync
-from tests.fixtures.factories import CoinFactory, CurrencyFactory, btc_network
-from tests.fixtures.pipeline import assert_kind_settled, make_kind_scene
+from tests.fixtures.factories import btc_network
+from tests.fixtures.pipeline import assert_kind_settled, btc_addresses, make_btc_scene, sweep_until
 from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
 
 S = WithdrawalOrder.Status
 U = HotWalletUtxo.Status
-HOT_KEY = bytes(31) + b"\x21"
-RECIPIENT_KEY = bytes(31) + b"\x42"
-NET = "bitcoinlib_test"
-HOT = hot_wallet_address(HOT_KEY, address_network=NET)
-RECIPIENT = hot_wallet_address(RECIPIENT_KEY, address_network=NET)
-
-
-@pytest.fixture
-def chain(tmp_path, monkeypatch) -> LocalTestChainBackend:
-    """A fresh local chain (the adapter finds it through BTC_TEST_CHAIN_DIR) and the hot key."""
-    monkeypatch.setenv("BTC_TEST_CHAIN_DIR", str(tmp_path / "btc"))
-    monkeypatch.setenv("HOT_KEY_BTC", HOT_KEY.hex())
-    return LocalTestChainBackend(tmp_path / "btc")
-
-
-def btc_scene():
-    network = btc_network()
-    coin = CoinFactory(currency=CurrencyFactory(code="BTC", decimals=8), network=network, decimals=8,
-                       min_amount=Decimal("0.0001"), max_amount=Decimal("5"), daily_limit=Decimal("10"),
-                       customer_fee=Decimal("0.00002"), confirmations=2, fee_cap=Decimal("0.0002"))
-    return make_kind_scene(network=network, coin=coin, recipient=RECIPIENT, deposit=Decimal("1"),
-                           main_account=Decimal("0.01"), price_hkd="100")
+HOT, RECIPIENT = btc_addresses()
 
 
 def utxos(status=None):
@@ -53,20 +31,10 @@ def utxos(status=None):
     return list(rows.filter(status=status) if status else rows)
 
 
-def sweep_until(order, status, chain, blocks=1, rounds=5):
-    for _ in range(rounds):
-        pipeline_sweep(stale_after=timedelta(0))
-        order.refresh_from_db()
-        if order.status == status:
-            return order
-        chain.mine(blocks)
-    raise AssertionError(f"W{order.pk} is {order.status}, last_error={order.last_error!r}")
-
-
 @pytest.mark.django_db
-def test_btc_withdrawal_completes_on_the_local_chain_with_change_and_utxos_tracked(chain):
-    scene = btc_scene()
-    funding = chain.fund(HOT, 30_000_000)  # 0.3 BTC, mined
+def test_btc_withdrawal_completes_on_the_local_chain_with_change_and_utxos_tracked(btc_chain):
+    scene = make_btc_scene()
+    funding = btc_chain.fund(HOT, 30_000_000)  # 0.3 BTC, mined
     main_before = scene.fees()["main"]
 
     order = scene.request("0.1")
@@ -83,16 +51,16 @@ def test_btc_withdrawal_completes_on_the_local_chain_with_change_and_utxos_track
     assert (change.txid, change.origin) == (candidate.tx_hash, candidate)
     assert change.value_sat == 30_000_000 - 10_000_000 - fee_sat
 
-    chain.mine()
+    btc_chain.mine()
     pipeline_sweep()
     order.refresh_from_db()
     assert (order.status, order.confirmations) == (S.CONFIRMING, 1)  # BTC coin: 2 required
-    chain.mine()
-    order = sweep_until(order, S.COMPLETED, chain)
+    btc_chain.mine()
+    order = sweep_until(order, S.COMPLETED, btc_chain.mine)
 
     # On chain: the recipient got exactly the amount, the change went back to the hot wallet.
-    assert [u.value_sat for u in chain.utxos(RECIPIENT)] == [btc_to_sat(Decimal("0.1"))]
-    assert [(u.txid, u.value_sat) for u in chain.utxos(HOT)] == [(candidate.tx_hash, change.value_sat)]
+    assert [u.value_sat for u in btc_chain.utxos(RECIPIENT)] == [btc_to_sat(Decimal("0.1"))]
+    assert [(u.txid, u.value_sat) for u in btc_chain.utxos(HOT)] == [(candidate.tx_hash, change.value_sat)]
     # In our database: the input spent by the confirmed transaction, the change available.
     spent.refresh_from_db()
     change.refresh_from_db()
@@ -104,33 +72,33 @@ def test_btc_withdrawal_completes_on_the_local_chain_with_change_and_utxos_track
 
 
 @pytest.mark.django_db
-def test_a_second_order_waits_for_the_change_rather_than_spend_an_unconfirmed_output(chain):
-    scene = btc_scene()
-    chain.fund(HOT, 30_000_000)
+def test_a_second_order_waits_for_the_change_rather_than_spend_an_unconfirmed_output(btc_chain):
+    scene = make_btc_scene()
+    btc_chain.fund(HOT, 30_000_000)
     first, second = scene.request("0.1", key="a"), scene.request("0.05", key="b")
     scene.approve(first)
     scene.approve(second)
     assert pipeline_send(order_id=first.pk).outcome == "sent"
-    with pytest.raises(Exception, match="do not cover"):  # InsufficientFunds, transient: retried later
+    with pytest.raises(InsufficientFunds):  # InsufficientFunds, transient: retried later
         pipeline_send(order_id=second.pk)
     second.refresh_from_db()
     assert second.status == S.APPROVED and "do not cover" in second.last_error
     assert scene.fees()["reserved"] == WithdrawalOrder.objects.get(pk=first.pk).fee_reserved  # rolled back
 
-    chain.mine()
+    btc_chain.mine()
     pipeline_sweep()  # the first one is in a block: its change becomes spendable once it confirms
-    chain.mine()
-    sweep_until(first, S.COMPLETED, chain)
+    btc_chain.mine()
+    sweep_until(first, S.COMPLETED, btc_chain.mine)
     assert pipeline_send(order_id=second.pk).outcome == "sent"
     (candidate,) = WithdrawalTransaction.objects.filter(order=second)
     assert [i["txid"] for i in candidate.meta["inputs"]] == [first.transactions.get().tx_hash]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_orders_signed_at_once_never_pick_the_same_utxo(chain):
-    scene = btc_scene()
+def test_two_orders_signed_at_once_never_pick_the_same_utxo(btc_chain):
+    scene = make_btc_scene()
     for sat in (40_000_000, 35_000_000, 5_000_000):
-        chain.fund(HOT, sat)
+        btc_chain.fund(HOT, sat)
     orders = [scene.request("0.1", key=f"k{n}") for n in range(2)]
     for order in orders:
         scene.approve(order)
@@ -155,23 +123,23 @@ def test_two_orders_signed_at_once_never_pick_the_same_utxo(chain):
     assert {u.value_sat for u in utxos(U.RESERVED)} == {40_000_000, 35_000_000}
     assert {u.value_sat for u in utxos(U.AVAILABLE)} == {5_000_000}
 
-    chain.mine(2)
+    btc_chain.mine(2)
     for order in orders:
-        sweep_until(order, S.COMPLETED, chain)
-    assert sorted(u.value_sat for u in chain.utxos(RECIPIENT)) == [10_000_000, 10_000_000]
+        sweep_until(order, S.COMPLETED, btc_chain.mine)
+    assert sorted(u.value_sat for u in btc_chain.utxos(RECIPIENT)) == [10_000_000, 10_000_000]
     assert not utxos(U.RESERVED) and len(utxos(U.SPENT)) == 2 and len(utxos(U.AVAILABLE)) == 3
 
 
 @pytest.mark.django_db
-def test_sync_records_confirmed_deposits_only_and_notices_outputs_spent_elsewhere(chain):
+def test_sync_records_confirmed_deposits_only_and_notices_outputs_spent_elsewhere(btc_chain):
     network = btc_network()
-    funded = chain.fund(HOT, 1_000_000)
+    funded = btc_chain.fund(HOT, 1_000_000)
     backend = adapter_for(network).backend
     assert utxo_sync(network=network, address=HOT) == {"added": 1, "spent": 0, "revived": 0}
     assert utxo_sync(network=network, address=HOT)["added"] == 0  # idempotent
     # Spent outside the console (e.g. a sweep to cold storage): the node stops listing it.
-    state_path = chain.directory / chain.STATE_FILE
-    import json
+    state_path = btc_chain.directory / btc_chain.STATE_FILE
+
 
     state = json.loads(state_path.read_text())
     state["outputs"][f"{funded.txid}:0"]["spent_by"] = "ff" * 32
