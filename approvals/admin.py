@@ -39,7 +39,7 @@ from approvals.services import (
     withdrawal_travel_rule_set,
     work_order_decide,
 )
-from withdrawals_site.admin_tools import action_with_reason, run_service_per_object
+from withdrawals_site.admin_tools import ReadOnlyAdminMixin, action_with_reason, run_service_per_object
 from withdrawals_site.errors import DomainError
 
 
@@ -100,7 +100,9 @@ class AgeFilter(admin.SimpleListFilter):
 
 
 @admin.register(WorkOrder)
-class WorkOrderAdmin(admin.ModelAdmin):
+class WorkOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: decisions go through the Approve / Reject buttons (work_order_decide)."""
+
     change_form_template = "admin/approvals/workorder/change_form.html"
     list_display = ("__str__", "type", "subject_label", "amount_display", "status", "current_step_name", "age",
                     "screening_outcome")
@@ -112,15 +114,6 @@ class WorkOrderAdmin(admin.ModelAdmin):
                        "screening_outcome", "context", "reason", "created_at", "closed_at")
     fields = readonly_fields
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False  # decisions go through the Approve / Reject buttons (work_order_decide)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         current = WorkOrderStep.objects.filter(work_order=OuterRef("pk"), position=OuterRef("current_position"))
@@ -223,7 +216,7 @@ class WorkOrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(MyQueue)
-class MyQueueAdmin(admin.ModelAdmin):
+class MyQueueAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The index entry "My queue": the work-order list filtered to what waits for me."""
 
     def has_module_permission(self, request):
@@ -231,15 +224,6 @@ class MyQueueAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_staff
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         return HttpResponseRedirect(reverse("admin:approvals_workorder_changelist"))

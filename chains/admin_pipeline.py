@@ -15,7 +15,7 @@ from django.urls import reverse
 from chains.fee_reserve import fee_reserve_overview
 from chains.models import FeeReserveCoin, KillSwitchChange, NetworkSendingControl, SendingSwitch
 from chains.pipeline import sending_pause_set
-from withdrawals_site.admin_tools import action_with_reason
+from withdrawals_site.admin_tools import ActionsOnlyAdminMixin, ReadOnlyAdminMixin, action_with_reason
 
 
 def _flip(*, network, paused: bool):
@@ -29,7 +29,7 @@ def _flip(*, network, paused: bool):
 
 
 @admin.register(SendingSwitch)
-class SendingSwitchAdmin(admin.ModelAdmin):
+class SendingSwitchAdmin(ActionsOnlyAdminMixin, admin.ModelAdmin):
     """The global kill switch: one row; pause or resume all sending, with a reason."""
 
     list_display = ("__str__", "sending_paused", "reason", "changed_by", "changed_at")
@@ -45,18 +45,9 @@ class SendingSwitchAdmin(admin.ModelAdmin):
         SendingSwitch.objects.get_or_create(pk=1)
         return super().changelist_view(request, extra_context)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request, obj)
-
 
 @admin.register(NetworkSendingControl)
-class NetworkSendingControlAdmin(admin.ModelAdmin):
+class NetworkSendingControlAdmin(ActionsOnlyAdminMixin, admin.ModelAdmin):
     """Per-network kill switches, with a reason for each flip."""
 
     list_display = ("code", "name", "sending_paused", "all_networks")
@@ -73,18 +64,9 @@ class NetworkSendingControlAdmin(admin.ModelAdmin):
     def all_networks(self, obj) -> str:
         return "PAUSED (global switch)" if SendingSwitch.objects.filter(pk=1, sending_paused=True).exists() else "on"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request, obj)
-
 
 @admin.register(KillSwitchChange)
-class KillSwitchChangeAdmin(admin.ModelAdmin):
+class KillSwitchChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who flipped which kill switch, when and why. Read-only."""
 
     list_display = ("at", "scope", "paused", "actor", "reason")
@@ -95,18 +77,9 @@ class KillSwitchChangeAdmin(admin.ModelAdmin):
     def scope(self, obj) -> str:
         return obj.network.code if obj.network_id else "ALL networks"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(FeeReserveCoin)
-class FeeReserveAdmin(admin.ModelAdmin):
+class FeeReserveAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Main account vs the network fees the queued withdrawals will need (chains.fee_reserve)."""
 
     def changelist_view(self, request, extra_context=None):
@@ -132,15 +105,6 @@ class FeeReserveAdmin(admin.ModelAdmin):
             "request_url": request_url, "requests_url": _safe_reverse("admin:approvals_feereserverequest_changelist"),
             "awaiting_url": awaiting_url,
         })
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_view_permission(self, request, obj=None):
         user = request.user

@@ -52,3 +52,29 @@ def action_with_reason(*, name: str, description: str, service: Callable, done: 
 
     action.__name__ = name
     return action
+
+
+class ReadOnlyAdminMixin:
+    """Records that are only ever written by services: staff may look, never add, edit or delete."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ActionsOnlyAdminMixin(ReadOnlyAdminMixin):
+    """A list whose actions call services (kill switches, reviews): the change permission opens the
+    list's actions, but no object page edits anything."""
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super(ReadOnlyAdminMixin, self).has_change_permission(request, obj)
+
+
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False

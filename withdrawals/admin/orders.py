@@ -6,18 +6,7 @@ from django.utils.html import format_html
 from chains.pipeline import withdrawal_fee_bump
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
 from withdrawals.services.orders import withdrawal_reject, withdrawal_resubmit
-from withdrawals_site.admin_tools import action_with_reason, run_service_per_object
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+from withdrawals_site.admin_tools import ReadOnlyInline, action_with_reason, run_service_per_object
 
 
 class StatusHistoryInline(ReadOnlyInline):
