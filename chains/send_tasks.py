@@ -7,7 +7,8 @@ run out, the beat tasks pick the order up again (approved: ``chains.requeue_appr
 broadcasting: ``chains.sweep_confirmations`` re-sends the stored transaction).
 
 Beat (data migration chains.0005, editable in the admin under Periodic tasks):
-``chains.sweep_confirmations`` every 5 s, ``chains.requeue_approved`` every 30 s.
+``chains.sweep_confirmations`` every 5 s, ``chains.requeue_approved`` every 30 s; chains.0007:
+``chains.utxo_sync`` every 60 s.
 """
 
 from __future__ import annotations
@@ -54,3 +55,12 @@ def requeue_approved(network_code: str | None = None, older_than: float | None =
 
     return pipeline_requeue_approved(network_code=network_code,
                                      older_than=None if older_than is None else timedelta(seconds=older_than))
+
+
+@shared_task(name="chains.utxo_sync", acks_late=True)
+def utxo_sync(network_code: str | None = None) -> dict:
+    """Reconcile the BTC hot wallets' tracked UTXOs with their nodes (see chains.utxos). Signing
+    syncs too; this keeps the database current between withdrawals (deposits to the hot wallet)."""
+    from chains.utxos import utxo_sync_hot_wallets
+
+    return utxo_sync_hot_wallets(network_code=network_code)

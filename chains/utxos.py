@@ -55,8 +55,11 @@ def utxo_sync(*, network: Network, address: str, backend=None) -> dict[str, int]
     on_node: dict[tuple[str, int], Utxo] = {(u.txid, u.vout): u for u in backend.utxos(address)}
     counts = {"added": 0, "spent": 0, "revived": 0}
     with transaction.atomic():
+        # The rows that can change: the available ones, and any the node lists (not every spent
+        # row of the wallet's history).
+        listed = Q(txid__in={txid for txid, _ in on_node})
         rows = {(r.txid, r.vout): r for r in HotWalletUtxo.objects.select_for_update()
-                .filter(network=network, address=address)}
+                .filter(listed | Q(status=U.AVAILABLE), network=network, address=address)}
         for key, utxo in on_node.items():
             row = rows.get(key)
             if row is None:
@@ -76,6 +79,23 @@ def utxo_sync(*, network: Network, address: str, backend=None) -> dict[str, int]
     if any(counts.values()):
         logger.info("UTXO sync of %s %s: %s", network.code, address, counts)
     return counts
+
+
+def utxo_sync_hot_wallets(*, network_code: str | None = None) -> dict[str, dict[str, int]]:
+    """``utxo_sync`` for the hot wallet of every UTXO network with a hot key configured."""
+    from chains.hot_wallets import HotKeyMissing, hot_address
+
+    networks = Network.objects.filter(kind=Network.Kind.UTXO)
+    if network_code:
+        networks = networks.filter(code=network_code)
+    done = {}
+    for network in networks:
+        try:
+            address = hot_address(network)
+        except HotKeyMissing:
+            continue
+        done[network.code] = utxo_sync(network=network, address=address)
+    return done
 
 
 def utxo_spendable(*, network: Network, address: str, backend=None) -> list:

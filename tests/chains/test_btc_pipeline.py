@@ -95,7 +95,12 @@ def test_a_second_order_waits_for_the_change_rather_than_spend_an_unconfirmed_ou
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_orders_signed_at_once_never_pick_the_same_utxo(btc_chain):
+def test_two_orders_signed_at_once_never_pick_the_same_utxo(btc_chain, monkeypatch):
+    from chains.send_tasks import withdrawal_send
+
+    # Committed approvals start the send task on commit: keep it away from a session worker, the
+    # two threads below are the two workers.
+    monkeypatch.setattr(withdrawal_send, "delay", lambda *args, **kwargs: None)
     scene = make_btc_scene()
     for sat in (40_000_000, 35_000_000, 5_000_000):
         btc_chain.fund(HOT, sat)

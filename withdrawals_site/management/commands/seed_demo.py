@@ -262,5 +262,8 @@ class Command(BaseCommand):
             hot = hot_address(network)
             if not backend.utxos(hot) and hasattr(backend, "fund"):
                 backend.fund(hot, 50_000_000)  # 0.5 BTC on the local test chain
+            from chains.utxos import utxo_sync
+
+            utxo_sync(network=network, address=hot, backend=backend)  # tracked in our database: spendable
         except Exception as exc:
             self.stderr.write(f"BTC test-chain funding skipped: {exc}")
