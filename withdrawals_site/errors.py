@@ -75,6 +75,7 @@ ERROR_CODES: dict[str, str] = {
     "approval_blocked": "A gate blocks the final approval.",
     "insufficient_main_account_fees": "Insufficient main account fees",
     "ledger_reference_conflict": "The posting reference was already used with other amounts.",
+    "unknown_currency": "No such currency.",
 }
 
 
