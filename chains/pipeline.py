@@ -596,6 +596,12 @@ def _sweep_batch(adapter, orders: list[WithdrawalOrder], *, paused: str, report:
             report.errors.append(f"W{order.pk}: {error}")
             logger.exception("sweep: order %s", order.pk)
             continue
+        if (not changed and status is not None and status.state == TxStatus.PENDING and len(own) > 1
+                and own[-1].state == TxState.SIGNED and own[-1].tx_hash in statuses
+                and statuses[own[-1].tx_hash].state == TxStatus.NOT_FOUND):
+            # A fee bump stored but not accepted (its broadcast hit a node problem) while the
+            # transaction it replaces waits in the mempool: send the bump again.
+            changed = _resend(order, own, paused=paused, report=report)
         if changed and not wrote:
             wrote = True
             _fault("during_sweep")

@@ -128,3 +128,32 @@ def test_btc_rbf_bump_from_the_admin_respends_the_same_inputs(btc_chain, admin_c
     assert HotWalletUtxo.objects.get(origin=bumped).status == U.AVAILABLE
     assert reserved.__class__.objects.get(pk=reserved.pk).status == U.SPENT
     assert_kind_settled(scene, order, main_before=main_before, fee_paid=sat_to_btc(bumped.meta["fee_sat"]))
+
+
+@pytest.mark.django_db
+def test_a_bump_the_node_did_not_take_is_sent_again_by_the_sweep(btc_chain, settings, monkeypatch):
+    settings.PIPELINE_STUCK_AFTER_SECONDS = 0
+    scene = make_btc_scene()
+    hot, _ = btc_addresses()
+    btc_chain.fund(hot, 20_000_000)
+    order = scene.request("0.1")
+    scene.approve(order)
+    assert pipeline_send(order_id=order.pk).outcome == "sent"
+    with monkeypatch.context() as patch:  # the bump's broadcast is lost (node unreachable)
+        patch.setattr("chains.pipeline._broadcast", lambda *args, **kwargs: None)
+        bumped = withdrawal_fee_bump(order=order, actor=scene.approver, reason="stuck")
+    assert bumped.state == "signed" and btc_chain.lookup(bumped.tx_hash) is None
+
+    assert pipeline_sweep().resent == 1  # the old one pending, the bump unknown: the bump again
+    assert btc_chain.lookup(bumped.tx_hash) is not None
+    bumped.refresh_from_db()
+    assert bumped.state == "sent"
+    btc_chain.mine(2)
+    order = sweep_until(order, S.COMPLETED, btc_chain.mine)
+    assert order.transactions.get(state="confirmed") == bumped
+
+
+def test_tron_has_no_fee_bump():
+    from chains.pipeline import KIND_SENDING
+
+    assert [kind for kind, sending in KIND_SENDING.items() if sending.fee_bumps] == ["evm", "utxo"]
