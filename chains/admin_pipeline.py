@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from chains.fee_reserve import fee_reserve_overview
-from chains.models import FeeReserveCoin, KillSwitchChange, NetworkSendingControl, SendingSwitch
+from chains.models import FeeReserveCoin, HotWalletUtxo, KillSwitchChange, NetworkSendingControl, SendingSwitch
 from chains.pipeline import sending_pause_set
 from withdrawals_site.admin_tools import ActionsOnlyAdminMixin, ReadOnlyAdminMixin, action_with_reason
 
@@ -117,3 +117,18 @@ def _safe_reverse(name: str) -> str | None:
         return reverse(name)
     except Exception:  # noqa: BLE001
         return None
+
+
+@admin.register(HotWalletUtxo)
+class HotWalletUtxoAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The BTC hot wallet's outputs as the console tracks them (synced by chains.utxo_sync).
+    Read-only: signing reserves them, confirmation spends them."""
+
+    list_display = ("outpoint", "network", "address", "value_sat", "status", "reserved_by", "updated_at")
+    list_filter = ("network", "status")
+    search_fields = ("txid", "address", "spent_txid")
+    list_select_related = ("network", "reserved_by")
+
+    @admin.display(description="outpoint")
+    def outpoint(self, obj) -> str:
+        return f"{obj.txid[:12]}…:{obj.vout}"

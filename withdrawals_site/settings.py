@@ -110,6 +110,8 @@ ETH_RPC_EMBEDDED = not os.environ.get("ETH_RPC_URL", "").strip()
 # sweep; an approved order with no task this long is queued again.
 PIPELINE_REBROADCAST_AFTER_SECONDS = int(os.environ.get("PIPELINE_REBROADCAST_AFTER_SECONDS", "60"))
 PIPELINE_REQUEUE_AFTER_SECONDS = int(os.environ.get("PIPELINE_REQUEUE_AFTER_SECONDS", "60"))
+# A sent transaction not included after this long may get a fee bump from staff.
+PIPELINE_STUCK_AFTER_SECONDS = int(os.environ.get("PIPELINE_STUCK_AFTER_SECONDS", "600"))
 # Hot wallet keys live in a file outside the database (the demo generates one under var/).
 HOT_KEYS_FILE = Path(os.environ.get("HOT_KEYS_FILE", embedded.VAR_DIR / "hot_keys.json"))
 # bitcoinlib keeps its files here and must create nothing elsewhere.

@@ -87,3 +87,28 @@ def test_orders_cannot_be_edited_added_or_deleted(client, order):
 
 def page_url(order) -> str:
     return reverse("admin:withdrawals_withdrawalorder_change", args=[order.pk])
+
+
+def test_stuck_filter_lists_orders_whose_newest_transaction_waits_too_long(client, wallet, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from withdrawals.models import WithdrawalTransaction
+
+    settings.PIPELINE_STUCK_AFTER_SECONDS = 600
+    common = dict(customer=wallet.customer, coin=wallet.coin, address=wallet.address,
+                  destination=wallet.address.address, amount=Decimal("0.1"), customer_fee=Decimal("0"),
+                  network_fee_estimate=Decimal("0"))
+    stuck = WithdrawalOrder.objects.create(status="confirming", **common)
+    bumped = WithdrawalOrder.objects.create(status="confirming", **common)
+    fresh = WithdrawalOrder.objects.create(status="confirming", **common)
+    old = timezone.now() - timedelta(minutes=30)
+    for n, (order, ages) in enumerate([(stuck, [old]), (bumped, [old, timezone.now()]), (fresh, [timezone.now()])]):
+        for i, created in enumerate(ages):
+            tx = WithdrawalTransaction.objects.create(order=order, tx_hash=f"0x{n}{i}", raw="00", sender="s",
+                                                      max_fee=Decimal("0.001"), state="sent")
+            WithdrawalTransaction.objects.filter(pk=tx.pk).update(created_at=created)
+    staff_client(client)
+    page = client.get(reverse("admin:withdrawals_withdrawalorder_changelist"), {"chain": "stuck"})
+    assert [o.pk for o in page.context["cl"].result_list] == [stuck.pk]

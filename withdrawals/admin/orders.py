@@ -1,6 +1,7 @@
 """Admin for withdrawal orders: read-only records; every move goes through a service."""
 
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.html import format_html
 
 from chains.pipeline import withdrawal_fee_bump
@@ -23,11 +24,34 @@ class TransactionInline(ReadOnlyInline):
     verbose_name_plural = "Signed transactions (stored before sending; a fee bump adds a candidate)"
 
 
+class StuckFilter(admin.SimpleListFilter):
+    """Sent but not included for PIPELINE_STUCK_AFTER_SECONDS: candidates for "Bump fee"."""
+
+    title = "on chain"
+    parameter_name = "chain"
+
+    def lookups(self, request, model_admin):
+        return [("stuck", "Stuck (sent, not included) — may need a fee bump"), ("waiting", "Awaiting fee")]
+
+    def queryset(self, request, queryset):
+        from chains.pipeline import stuck_after
+
+        if self.value() == "stuck":  # as chains.pipeline.withdrawal_stuck_since: the newest live candidate is old
+            live = ["signed", "sent"]
+            cutoff = timezone.now() - stuck_after()
+            return (queryset.filter(status__in=["broadcasting", "confirming"], confirmations=0,
+                                    transactions__state__in=live, transactions__created_at__lte=cutoff)
+                    .exclude(transactions__state__in=live, transactions__created_at__gt=cutoff).distinct())
+        if self.value() == "waiting":
+            return queryset.filter(status="awaiting_fee")
+        return queryset
+
+
 @admin.register(WithdrawalOrder)
 class WithdrawalOrderAdmin(admin.ModelAdmin):
     list_display = ("id", "customer", "coin", "amount", "status_badge", "confirmations_display", "short_tx",
                     "created_at")
-    list_filter = ("status", "coin__network", "coin__currency", "created_at")
+    list_filter = (StuckFilter, "status", "coin__network", "coin__currency", "created_at")
     search_fields = ("=id", "destination", "tx_hash", "customer__reference", "customer__user__username")
     list_select_related = ("customer__user", "coin__currency", "coin__network")
     date_hierarchy = "created_at"
