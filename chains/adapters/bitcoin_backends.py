@@ -9,10 +9,8 @@ the web process, the workers and the tests all see one chain.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import itertools
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from chains.adapters.base import NetworkConfig, PermanentChainError, TransientChainError
+from chains.adapters.local_state import locked_json_state
 from chains.adapters.utxo import (
     SATS_PER_BTC,
     Utxo,
@@ -223,19 +222,10 @@ class LocalTestChainBackend:
     # State: {"height", "last_block_at", "tip", "txs": {txid: {...}}, "outputs": {"txid:n": {...}}}.
     @contextlib.contextmanager
     def _state(self) -> Iterator[dict]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / self.LOCK_FILE, "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            path = self.directory / self.STATE_FILE
-            state = json.loads(path.read_text()) if path.exists() else self._genesis()
-            before = json.dumps(state, sort_keys=True)
+        with locked_json_state(self.directory, state_file=self.STATE_FILE, lock_file=self.LOCK_FILE,
+                               initial=self._genesis) as state:
             self._mine_elapsed(state)
             yield state
-            after = json.dumps(state, sort_keys=True)
-            if after != before:
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(after)
-                os.replace(tmp, path)
 
     def _genesis(self) -> dict:
         return {"height": 0, "tip": "00" * 32, "last_block_at": self._clock(), "txs": {}, "outputs": {}}

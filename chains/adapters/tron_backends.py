@@ -8,7 +8,6 @@ both /wallet and /walletsolidity, as TronGrid does); none means ``RecordedTronBa
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -20,6 +19,7 @@ from typing import Protocol
 import httpx
 
 from chains.adapters.base import NetworkConfig, TransientChainError
+from chains.adapters.local_state import locked_json_state
 from chains.adapters.tron import (
     FALLBACK_ENERGY_PRICE_SUN,
     TRC20_TRANSFER_ENERGY,
@@ -131,19 +131,9 @@ class RecordedTronBackend:
 
     @contextlib.contextmanager
     def _state(self) -> Iterator[dict]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / self.LOCK_FILE, "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            path = self.directory / self.STATE_FILE
-            state = json.loads(path.read_text()) if path.exists() else {
-                "started_at": self._clock(), "advanced": 0, "txs": {}}
-            before = json.dumps(state, sort_keys=True)
+        with locked_json_state(self.directory, state_file=self.STATE_FILE, lock_file=self.LOCK_FILE,
+                               initial=lambda: {"started_at": self._clock(), "advanced": 0, "txs": {}}) as state:
             yield state
-            after = json.dumps(state, sort_keys=True)
-            if after != before:
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(after)
-                os.replace(tmp, path)
 
     def _head(self, state: dict) -> int:
         base = int(self.recordings["block"]["block_header"]["raw_data"]["number"])
