@@ -1,11 +1,11 @@
 """The customers' address book: external addresses a withdrawal may go to once verified."""
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from chains.models import AmountField
+from withdrawals.models.history import StatusChange
 
 
 class CustomerAddress(FSMModelMixin, models.Model):
@@ -91,22 +91,10 @@ class AddressReviewItem(CustomerAddress):
         verbose_name_plural = "address review queue"
 
 
-class AddressStatusChange(models.Model):
-    """Audit row for every move of an address: who, when, from, to, why."""
+class AddressStatusChange(StatusChange):
+    """Audit row for every move of an address."""
 
     address = models.ForeignKey(CustomerAddress, on_delete=models.PROTECT, related_name="history")
-    from_status = models.CharField(max_length=32, blank=True)
-    to_status = models.CharField(max_length=32)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
-    reason = models.TextField(blank=True)
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.from_status or '—'} → {self.to_status}"
 
 
 class AddressChallenge(models.Model):

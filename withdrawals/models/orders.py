@@ -1,11 +1,11 @@
 """Withdrawal orders, their status history, their signed transactions and idempotency keys."""
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from chains.models import AmountField
+from withdrawals.models.history import StatusChange
 
 
 class WithdrawalOrder(ConcurrentTransitionMixin, models.Model):
@@ -111,22 +111,10 @@ class WithdrawalOrder(ConcurrentTransitionMixin, models.Model):
     del S
 
 
-class WithdrawalStatusChange(models.Model):
-    """Audit row for every move of an order: who, when, from, to, why (shown in admin and API)."""
+class WithdrawalStatusChange(StatusChange):
+    """Audit row for every move of an order (shown in the admin and the API)."""
 
     order = models.ForeignKey(WithdrawalOrder, on_delete=models.PROTECT, related_name="history")
-    from_status = models.CharField(max_length=32, blank=True)
-    to_status = models.CharField(max_length=32)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+", help_text="Empty when the system moved it (worker, beat).")
-    reason = models.TextField(blank=True)
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.from_status or '—'} → {self.to_status}"
 
 
 class WithdrawalTransaction(models.Model):
