@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
@@ -21,48 +20,21 @@ from django_fsm import can_proceed
 
 from chains.models import Coin
 from customers.models import Customer
-from ledger.services import HoldLine, ledger_fee_release, ledger_hold, ledger_release
+from ledger.services import ledger_fee_release, ledger_hold, ledger_release
 from withdrawals.models import IdempotencyRecord, WithdrawalOrder, WithdrawalStatusChange
 from withdrawals.selectors.addresses import address_get_usable
+from withdrawals.services.moves import withdrawal_apply_move, withdrawal_held_split, withdrawal_locked
 from withdrawals.services.otp import totp_verify
 from withdrawals_site.amounts import parse_amount
 from withdrawals_site.errors import DomainError
 
-logger = logging.getLogger(__name__)
 WORK_ORDER_TYPE = "atm.va.coin_withdraw_apply"
 Status = WithdrawalOrder.Status
 
 
-# --- the move recipe ---------------------------------------------------------------------------
-
-def _locked(order: WithdrawalOrder | int) -> WithdrawalOrder:
-    order_id = order.pk if isinstance(order, WithdrawalOrder) else order
-    return (WithdrawalOrder.objects.select_for_update(of=("self",))
-            .select_related("coin__currency", "coin__network", "customer").get(pk=order_id))
-
-
-def _move(order: WithdrawalOrder, transition: str, *, actor, reason: str, fields: tuple[str, ...] = ()) -> None:
-    """Apply a declared transition to a locked order, save it and write the audit row."""
-    method = getattr(order, transition)
-    if not can_proceed(method):
-        raise DomainError("invalid_transition",
-                          f"A {order.get_status_display().lower()} withdrawal cannot {transition.replace('_', ' ')}.")
-    from_status = order.status
-    method()
-    order.save(update_fields=("status", "updated_at", *fields))
-    WithdrawalStatusChange.objects.create(order=order, from_status=from_status, to_status=order.status,
-                                          actor=actor, reason=reason)
-    logger.info("withdrawal %s: %s -> %s by %s: %s", order.pk, from_status, order.status,
-                actor.get_username() if actor else "system", reason)
-
-
-def _split(order: WithdrawalOrder) -> list[HoldLine]:
-    return [HoldLine.from_dict(line) for line in order.split]
-
-
 def _release_everything(order: WithdrawalOrder, *, why: str) -> None:
     """Give the customer back the hold, and the main account back any reserved fee."""
-    ledger_release(customer=order.customer, currency=order.coin.currency.code, split=_split(order),
+    ledger_release(customer=order.customer, currency=order.coin.currency.code, split=withdrawal_held_split(order),
                    reference=f"withdrawal:{order.pk}:release")
     if order.fee_reserved:
         ledger_fee_release(tenant=order.customer.tenant, currency=order.coin.fee_currency.code,
@@ -200,14 +172,14 @@ def withdrawal_cancel(*, order: WithdrawalOrder | int, actor, reason: str = "Can
                       ) -> WithdrawalOrder:
     """The customer cancels while the order is pending approval: hold released, work order closed."""
     with transaction.atomic():
-        order = _locked(order)
+        order = withdrawal_locked(order)
         if order.status == Status.CANCELLED:
             return order
         if order.status != Status.PENDING_APPROVAL:
             raise DomainError("not_cancellable", f"A {order.get_status_display().lower()} withdrawal "
                                                  "cannot be cancelled.")
         _release_everything(order, why="cancel")
-        _move(order, "cancel", actor=actor, reason=reason, fields=("fee_reserved",))
+        withdrawal_apply_move(order, "cancel", actor=actor, reason=reason, fields=("fee_reserved",))
         from approvals.services import work_order_cancel
 
         work_order_cancel(subject=order, actor=actor, reason=reason)
@@ -217,10 +189,10 @@ def withdrawal_cancel(*, order: WithdrawalOrder | int, actor, reason: str = "Can
 def withdrawal_approve(*, order: WithdrawalOrder | int, actor, reason: str = "") -> WithdrawalOrder:
     """The last approval step approved: the order goes to the send pipeline on commit."""
     with transaction.atomic():
-        order = _locked(order)
+        order = withdrawal_locked(order)
         if order.status == Status.APPROVED:
             return order
-        _move(order, "approve", actor=actor, reason=reason or "Approved")
+        withdrawal_apply_move(order, "approve", actor=actor, reason=reason or "Approved")
         _start_sending(order.pk)
     return order
 
@@ -230,14 +202,14 @@ def withdrawal_reject(*, order: WithdrawalOrder | int, actor, reason: str) -> Wi
     if not reason.strip():
         raise DomainError("validation_error", "A rejection needs a reason.", field="reason")
     with transaction.atomic():
-        order = _locked(order)
+        order = withdrawal_locked(order)
         if order.status == Status.REJECTED:
             return order
         if not can_proceed(order.reject):
             raise DomainError("invalid_transition", f"A {order.get_status_display().lower()} withdrawal "
                                                     "cannot be rejected.")
         _release_everything(order, why="reject")
-        _move(order, "reject", actor=actor, reason=reason, fields=("fee_reserved",))
+        withdrawal_apply_move(order, "reject", actor=actor, reason=reason, fields=("fee_reserved",))
     return order
 
 
@@ -245,7 +217,7 @@ def withdrawal_resubmit(*, order: WithdrawalOrder | int, actor, reason: str = "M
                         ) -> WithdrawalOrder:
     """Staff send an order that waited for fees back to the pipeline."""
     with transaction.atomic():
-        order = _locked(order)
-        _move(order, "resubmit", actor=actor, reason=reason)
+        order = withdrawal_locked(order)
+        withdrawal_apply_move(order, "resubmit", actor=actor, reason=reason)
         _start_sending(order.pk)
     return order

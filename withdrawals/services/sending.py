@@ -15,7 +15,7 @@ from django.utils import timezone
 from chains.adapters import SignedTransaction, TxStatus
 from ledger.services import ledger_fee_book, ledger_fee_release, ledger_fee_reserve, ledger_release, ledger_settle
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
-from withdrawals.services.orders import _locked, _move, _split
+from withdrawals.services.moves import withdrawal_apply_move, withdrawal_held_split, withdrawal_locked
 from withdrawals_site.errors import DomainError
 
 Status = WithdrawalOrder.Status
@@ -26,7 +26,7 @@ INSUFFICIENT_FEES = "Insufficient main account fees"
 def withdrawal_reserve_fee(*, order: WithdrawalOrder | int, amount: Decimal) -> WithdrawalOrder:
     """Reserve the network fee on the tenant's main account, or park the order in awaiting_fee."""
     with transaction.atomic():
-        order = _locked(order)
+        order = withdrawal_locked(order)
         if order.status != Status.APPROVED or order.fee_reserved >= amount:
             return order
         extra = amount - order.fee_reserved
@@ -38,7 +38,7 @@ def withdrawal_reserve_fee(*, order: WithdrawalOrder | int, amount: Decimal) -> 
             if error.code != "insufficient_main_account_fees":
                 raise
             order.last_error = INSUFFICIENT_FEES
-            _move(order, "wait_for_fee", actor=None, reason=INSUFFICIENT_FEES, fields=("last_error",))
+            withdrawal_apply_move(order, "wait_for_fee", actor=None, reason=INSUFFICIENT_FEES, fields=("last_error",))
             return order
         order.fee_reserved = amount
         order.save(update_fields=["fee_reserved", "updated_at"])
@@ -54,13 +54,14 @@ def withdrawal_store_signed(*, order: WithdrawalOrder | int, signed: SignedTrans
     as a row that keeps the status.
     """
     with transaction.atomic():
-        order = _locked(order)
+        order = withdrawal_locked(order)
         tx = WithdrawalTransaction.objects.create(
             order=order, tx_hash=signed.tx_hash, raw=signed.raw, sender=signed.sender, nonce=signed.nonce,
             max_fee=signed.max_fee, fee_bump=fee_bump, meta=signed.meta)
         order.tx_hash = signed.tx_hash
         if order.status == Status.APPROVED:
-            _move(order, "start_broadcast", actor=None, reason=f"Signed {signed.tx_hash}", fields=("tx_hash",))
+            withdrawal_apply_move(order, "start_broadcast", actor=None, reason=f"Signed {signed.tx_hash}",
+                                  fields=("tx_hash",))
         elif order.status in (Status.BROADCASTING, Status.CONFIRMING):
             order.save(update_fields=["tx_hash", "updated_at"])
             WithdrawalStatusChange.objects.create(order=order, from_status=order.status, to_status=order.status,
@@ -73,12 +74,12 @@ def withdrawal_store_signed(*, order: WithdrawalOrder | int, signed: SignedTrans
 def withdrawal_mark_sent(*, order: WithdrawalOrder | int, tx_hash: str) -> WithdrawalOrder:
     """The node accepted the transaction: broadcasting → confirming."""
     with transaction.atomic():
-        order = _locked(order)
+        order = withdrawal_locked(order)
         WithdrawalTransaction.objects.filter(order=order, tx_hash=tx_hash, state=TxState.SIGNED).update(
             state=TxState.SENT)
         if order.status == Status.BROADCASTING:
             order.last_error = ""
-            _move(order, "accepted_by_node", actor=None, reason=f"Accepted by the node: {tx_hash}",
+            withdrawal_apply_move(order, "accepted_by_node", actor=None, reason=f"Accepted by the node: {tx_hash}",
                   fields=("last_error",))
     return order
 
@@ -86,7 +87,7 @@ def withdrawal_mark_sent(*, order: WithdrawalOrder | int, tx_hash: str) -> Withd
 def withdrawal_record_status(*, order: WithdrawalOrder | int, status: TxStatus) -> WithdrawalOrder:
     """What the sweep saw of one candidate: confirmations so far, completion at the coin's depth."""
     with transaction.atomic():
-        order = _locked(order)
+        order = withdrawal_locked(order)
         if order.status != Status.CONFIRMING or status.state != TxStatus.INCLUDED:
             return order  # a reverted or vanished transaction never completes an order
         order.tx_hash = status.tx_hash
@@ -98,7 +99,7 @@ def withdrawal_record_status(*, order: WithdrawalOrder | int, status: TxStatus) 
             order.save(update_fields=(*fields, "updated_at"))
             return order
         _settle(order, status)
-        _move(order, "complete", actor=None, reason=f"{status.confirmations} confirmations: credited",
+        withdrawal_apply_move(order, "complete", actor=None, reason=f"{status.confirmations} confirmations: credited",
               fields=(*fields, "fee_paid", "fee_reserved", "completed_at"))
     return order
 
@@ -126,7 +127,7 @@ def withdrawal_record_confirmations(*, statuses: dict[int, TxStatus]) -> int:
 
 def _settle(order: WithdrawalOrder, status: TxStatus) -> None:
     tenant = order.customer.tenant
-    ledger_settle(customer=order.customer, currency=order.coin.currency.code, split=_split(order),
+    ledger_settle(customer=order.customer, currency=order.coin.currency.code, split=withdrawal_held_split(order),
                   customer_fee=order.customer_fee, reference=f"withdrawal:{order.pk}:settle")
     actual = status.fee_paid if status.fee_paid is not None else order.fee_reserved
     ledger_fee_book(tenant=tenant, currency=order.coin.fee_currency.code, reserved=order.fee_reserved,
@@ -153,11 +154,11 @@ def withdrawal_fail(*, order: WithdrawalOrder | int, reason: str, fee_paid: Deci
                     ) -> WithdrawalOrder:
     """Permanent failure: principal released; the fee actually spent (a reverted tx) is booked."""
     with transaction.atomic():
-        order = _locked(order)
+        order = withdrawal_locked(order)
         if order.status == Status.FAILED:
             return order
         tenant, fee_currency = order.customer.tenant, order.coin.fee_currency.code
-        ledger_release(customer=order.customer, currency=order.coin.currency.code, split=_split(order),
+        ledger_release(customer=order.customer, currency=order.coin.currency.code, split=withdrawal_held_split(order),
                        reference=f"withdrawal:{order.pk}:release")
         if fee_paid:
             ledger_fee_book(tenant=tenant, currency=fee_currency, reserved=order.fee_reserved, actual=fee_paid,
@@ -170,21 +171,22 @@ def withdrawal_fail(*, order: WithdrawalOrder | int, reason: str, fee_paid: Deci
         order.last_error = reason
         WithdrawalTransaction.objects.filter(order=order).update(state=TxState.FAILED)
         _candidates_changed(order)
-        _move(order, "fail", actor=None, reason=reason, fields=("fee_paid", "fee_reserved", "last_error"))
+        withdrawal_apply_move(order, "fail", actor=None, reason=reason,
+                              fields=("fee_paid", "fee_reserved", "last_error"))
     return order
 
 
 def withdrawal_rebroadcast(*, order: WithdrawalOrder | int, reason: str) -> WithdrawalOrder:
     """The transaction left the chain (re-org or dropped): back to broadcasting, same signed tx."""
     with transaction.atomic():
-        order = _locked(order)
+        order = withdrawal_locked(order)
         if order.status != Status.CONFIRMING:
             return order
         order.confirmations = 0
         order.block_number = None
         order.block_hash = ""
         WithdrawalTransaction.objects.filter(order=order, state=TxState.SENT).update(state=TxState.SIGNED)
-        _move(order, "start_broadcast", actor=None, reason=reason,
+        withdrawal_apply_move(order, "start_broadcast", actor=None, reason=reason,
               fields=("confirmations", "block_number", "block_hash"))
     return order
 
@@ -200,7 +202,7 @@ def withdrawal_raise_fee_reserve(*, order: WithdrawalOrder | int, amount: Decima
     to ``amount``. Refused with ``insufficient_main_account_fees`` when the main account cannot
     cover the difference: the order keeps its state and its current transaction."""
     with transaction.atomic():
-        order = _locked(order)
+        order = withdrawal_locked(order)
         if order.status not in (Status.BROADCASTING, Status.CONFIRMING):
             raise DomainError("invalid_transition", f"A {order.status} withdrawal has no fee reserve to raise.")
         if order.fee_reserved >= amount:
@@ -226,7 +228,7 @@ def withdrawal_candidate_refused(*, order: WithdrawalOrder | int, tx_hash: str, 
     may still be mined somewhere, so the sweep keeps asking about it); without one, the order
     fails (withdrawal_fail)."""
     with transaction.atomic():
-        order = _locked(order)
+        order = withdrawal_locked(order)
         if order.status not in (Status.BROADCASTING, Status.CONFIRMING):
             return order
         others = (WithdrawalTransaction.objects.filter(order=order, state__in=(TxState.SIGNED, TxState.SENT))
@@ -246,7 +248,7 @@ def withdrawal_candidate_expired(*, order: WithdrawalOrder | int, tx_hash: str) 
     marked failed; the caller stores its rebuilt replacement in the same transaction. Returns
     False when the candidate is no longer live (someone else handled it)."""
     with transaction.atomic():
-        order = _locked(order)
+        order = withdrawal_locked(order)
         updated = WithdrawalTransaction.objects.filter(
             order=order, tx_hash=tx_hash, state__in=(TxState.SIGNED, TxState.SENT)).update(state=TxState.FAILED)
         if updated:
