@@ -12,12 +12,14 @@ Sign convention (see docs/LEDGER.md):
 
 The tables are written by the PL/pgSQL functions of ``ledger/sql/`` (one round trip per posting)
 and guarded by triggers: entries and legs refuse UPDATE and DELETE; a balance changes only by
-inserting a leg; each leg on a customer instrument account yields a ``SecuritiesPosting``.
+inserting a leg. Each leg on a customer instrument account is a ``SecuritiesPosting`` record (a
+view over the legs); what staff marked synced is a ``SecuritiesSync`` row.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Now
@@ -128,15 +130,20 @@ class JournalEntry(models.Model):
     # goes through a multixact. The posting functions derive these columns from checked rows.
     tenant = models.ForeignKey("customers.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False,
                                db_constraint=False)
+    # Nor on the customer (a KEY SHARE row lock, i.e. a WAL-logged write of the customer row, per
+    # posting): every posting naming a customer moves that customer's accounts, whose FK keeps the
+    # customer from being deleted; ledger_check re-verifies. No index either: nothing looks entries
+    # up by customer (the admin's search scans, it is a substring search).
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="+", help_text="The customer concerned, if any.")
+                                 related_name="+", db_constraint=False, db_index=False,
+                                 help_text="The customer concerned, if any.")
     currency = models.ForeignKey("chains.Currency", to_field="code", db_column="currency",
                                  on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     request = models.JSONField(
         editable=False,
         help_text="The normalised arguments of the service call; a replay of the reference must match them.")
     memo = models.TextField(blank=True)
-    created_at = models.DateTimeField(db_default=Now(), editable=False, db_index=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
         db_table = "ledger_entry"
@@ -148,6 +155,9 @@ class JournalEntry(models.Model):
             models.UniqueConstraint(fields=["reference"], name="ledger_entry_reference_unique"),
             models.CheckConstraint(condition=Q(kind__in=EntryKind.values), name="ledger_entry_kind_valid"),
         ]
+        # Entries are appended in time order: a BRIN index serves the admin's date filters for a
+        # fraction of a B-tree's upkeep per insert.
+        indexes = [BrinIndex(fields=["created_at"], name="ledger_entry_created_brin")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.reference}"
@@ -172,7 +182,9 @@ class JournalLeg(models.Model):
         ordering = ["id"]
         verbose_name = "journal leg"
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="ledger_leg_amount_not_zero")]
-        indexes = [models.Index(fields=["account", "id"], name="ledger_leg_account_id")]
+        # No (account, id) index: nothing reads one account's legs by index (balances are stored;
+        # ledger_check and the admin's account filters join whole tables). Add one with an account
+        # statement feature.
 
     def __str__(self) -> str:
         return f"{'Dr' if self.amount > 0 else 'Cr'} {abs(self.amount)} {self.currency_id} → account {self.account_id}"
@@ -187,39 +199,56 @@ class JournalLeg(models.Model):
 
 
 class SecuritiesPosting(models.Model):
-    """What the securities account must book: one row per leg on a customer instrument account,
-    written by the leg trigger. Exported as CSV from the admin, then marked synced."""
+    """What the securities account must book: one record per leg on a customer instrument account.
 
-    leg = models.OneToOneField(JournalLeg, on_delete=models.PROTECT, primary_key=True, db_constraint=False,
+    A database view over the legs (``ledger/sql/0005_perf_hold_path.sql``): the record is the leg
+    seen from the securities side, so it exists as soon as the leg does and cannot disagree with
+    it. ``synced_at`` / ``synced_by`` come from ``SecuritiesSync``. Exported as CSV from the
+    admin, then marked synced (``ledger.services.securities_mark_synced``)."""
+
+    leg = models.OneToOneField(JournalLeg, on_delete=models.DO_NOTHING, primary_key=True, db_constraint=False,
                                related_name="securities_posting",
                                help_text="The leg this record mirrors; its id is the record's id.")
-    # Written by the leg trigger from the leg, its entry and its account: no FK checks (see JournalEntry).
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="securities_postings",
+    entry = models.ForeignKey(JournalEntry, on_delete=models.DO_NOTHING, related_name="securities_postings",
                               db_index=False, db_constraint=False)
     reference = models.CharField(max_length=200, help_text="The journal entry's reference.")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+",
+    customer = models.ForeignKey("customers.Customer", on_delete=models.DO_NOTHING, related_name="+",
                                  db_constraint=False, db_index=False)
     instrument = models.CharField(max_length=40, help_text="Combined instrument code, e.g. VA/HAS/ETHUSD.")
     currency = models.ForeignKey("chains.Currency", to_field="code", db_column="currency",
-                                 on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+                                 on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False)
     account_kind = models.CharField(max_length=24, choices=AccountKind.choices,
                                     help_text="Available or held position of the instrument.")
     quantity = AmountField(help_text="Signed change of the customer's position: + in, − out.")
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(editable=False, help_text="When the entry was posted.")
     synced_at = models.DateTimeField(null=True, blank=True, editable=False,
                                      help_text="When staff marked it as booked in the securities account.")
-    synced_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                  editable=False, related_name="+", db_index=False)
+    synced_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, null=True, blank=True,
+                                  editable=False, related_name="+", db_index=False, db_constraint=False)
 
     class Meta:
+        managed = False  # the view ledger_securities_posting
         db_table = "ledger_securities_posting"
         ordering = ["leg_id"]
-        indexes = [models.Index(fields=["leg"], condition=Q(synced_at__isnull=True), name="ledger_sec_unsynced")]
-        constraints = [
-            models.CheckConstraint(condition=Q(synced_at__isnull=True, synced_by__isnull=True)
-                                   | Q(synced_at__isnull=False, synced_by__isnull=False),
-                                   name="ledger_sec_synced_by_with_at"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.instrument} {self.quantity:+} ({self.reference})"
+
+
+class SecuritiesSync(models.Model):
+    """A securities posting record marked as booked in the securities account: when and by whom.
+    Written by ``securities_mark_synced`` only (never on the posting path); append-only."""
+
+    leg = models.OneToOneField(JournalLeg, on_delete=models.PROTECT, primary_key=True, db_constraint=False,
+                               related_name="securities_sync",
+                               help_text="The record (= customer-instrument leg) marked synced.")
+    synced_at = models.DateTimeField(help_text="When staff marked it as booked in the securities account.")
+    synced_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                  db_index=False)
+
+    class Meta:
+        db_table = "ledger_securities_sync"
+        ordering = ["leg_id"]
+
+    def __str__(self) -> str:
+        return f"leg {self.leg_id} synced {self.synced_at:%Y-%m-%d %H:%M}"

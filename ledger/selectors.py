@@ -111,21 +111,14 @@ _CHECKS: list[tuple[str, str]] = [
           FROM ledger_account a WHERE a.balance < 0 AND a.kind = ANY(%(non_negative)s) ORDER BY a.id"""),
     ("currency {0}: the whole book sums to {1}, not 0",
      """SELECT currency, trim_scale(sum(amount)) FROM ledger_leg GROUP BY currency HAVING sum(amount) <> 0"""),
-    ("leg {0} of entry {1} on customer account {2} has no securities posting record",
-     """SELECT l.id, l.entry_id, a.id
-          FROM ledger_leg l JOIN ledger_account a ON a.id = l.account_id
-          LEFT JOIN ledger_securities_posting s ON s.leg_id = l.id
-         WHERE a.customer_id IS NOT NULL AND s.leg_id IS NULL ORDER BY l.id"""),
-    ("securities posting of leg {0} (entry {1}, {6}): quantity {2} {3} but the leg moves the position by {4} {5} "
-     "in entry {7}",
-     """SELECT s.leg_id, s.entry_id, trim_scale(s.quantity), s.instrument, trim_scale(a.normal_sign * l.amount),
-               a.instrument, s.reference, e.reference
-          FROM ledger_securities_posting s JOIN ledger_leg l ON l.id = s.leg_id
-          JOIN ledger_account a ON a.id = l.account_id
-          JOIN ledger_entry e ON e.id = l.entry_id
-         WHERE s.quantity <> a.normal_sign * l.amount OR s.instrument <> a.instrument
-            OR s.customer_id IS DISTINCT FROM a.customer_id OR s.entry_id <> l.entry_id
-            OR s.reference <> e.reference ORDER BY s.leg_id"""),
+    ("entry {0} ({1}) names customer {2}, who does not exist",
+     """SELECT e.id, e.reference, e.customer_id FROM ledger_entry e
+         WHERE e.customer_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM customers_customer c WHERE c.id = e.customer_id) ORDER BY e.id"""),
+    ("securities sync mark {0} names no securities posting record (leg {0} is not a customer-instrument leg)",
+     """SELECT s.leg_id FROM ledger_securities_sync s
+         WHERE NOT EXISTS (SELECT 1 FROM ledger_leg l JOIN ledger_account a ON a.id = l.account_id
+                            WHERE l.id = s.leg_id AND a.customer_id IS NOT NULL) ORDER BY s.leg_id"""),
 ]
 
 
@@ -133,7 +126,8 @@ def ledger_check(*, limit: int = 100) -> list[str]:
     """What is wrong with the ledger; an empty list means healthy. Verifies that every entry sums
     to zero per currency (and has two legs or more), that legs and accounts agree on the currency,
     that each stored balance equals its legs, that no account is overdrawn where that is
-    forbidden, and that every customer-instrument leg has its securities posting record. At most
+    forbidden, that every entry's customer exists and that every securities sync mark names a
+    customer-instrument leg (the records themselves are a view over those legs). At most
     ``limit`` problems of each sort are named."""
     problems: list[str] = []
     with connection.cursor() as cursor:

@@ -4,7 +4,7 @@ arguments raises ``DomainError("ledger_reference_conflict")`` (409).
 
 Each posting is one call of a PL/pgSQL function (``ledger/sql/``): it opens the entry (or finds
 the replay), locks the accounts in ascending id order, checks balances and inserts the legs; the
-triggers move the balances and write the securities posting records. Refusals come back as
+leg trigger moves the balances (securities posting records are a view over the legs). Refusals come back as
 SQLSTATE ``LDG00`` and are raised here as ``DomainError`` with nothing changed.
 """
 
@@ -14,11 +14,11 @@ import json
 from decimal import Decimal
 
 import psycopg
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.utils import timezone
 
-from ledger.models import EntryKind, JournalEntry, SecuritiesPosting
+from ledger.models import EntryKind, JournalEntry
 from ledger.types import HoldLine
 from withdrawals_site.errors import DomainError
 
@@ -91,11 +91,12 @@ def _call(sql: str, params: list) -> list[tuple]:
     refusal rolls back the posting and nothing else. Outside any transaction, the call is a single
     SQL statement in autocommit mode, which PostgreSQL runs as one transaction of its own: the
     same atomicity as ``atomic()`` without the BEGIN and COMMIT round trips."""
+    conn = connections[DEFAULT_DB_ALIAS]  # once: every access through django.db.connection is a lookup
     try:
-        if connection.in_atomic_block or not connection.get_autocommit():
-            with transaction.atomic():
-                return _fetch(sql, params)
-        return _fetch(sql, params)
+        if conn.in_atomic_block or not conn.get_autocommit():
+            with transaction.atomic(using=conn.alias):
+                return _fetch(conn, sql, params)
+        return _fetch(conn, sql, params)
     except DatabaseError as exc:
         cause = exc.__cause__
         if getattr(cause, "sqlstate", None) == "LDG00":
@@ -105,16 +106,29 @@ def _call(sql: str, params: list) -> list[tuple]:
         raise
 
 
-def _fetch(sql: str, params: list) -> list[tuple]:
+def _fetch(conn, sql: str, params: list) -> list[tuple]:
     """Executes the posting call with server-side binding (a psycopg ``Cursor`` rather than the
     ``ClientCursor`` Django uses), so psycopg prepares it after a few calls and the plan is reused
-    on the connection. Wrapped like any Django cursor: errors become django.db exceptions, and the
-    query is seen by query logging and by ``django_assert_num_queries``."""
-    connection.ensure_connection()
-    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
-    with connection.wrap_database_errors:
-        raw = psycopg.Cursor(connection.connection)
-    with wrapper(raw, connection) as cursor:
+    on the connection. Errors become django.db exceptions as with any Django cursor.
+
+    When queries are logged (DEBUG, ``django_assert_num_queries``) or execute wrappers are
+    installed, the call goes through Django's cursor wrapper so it is seen and counted. Otherwise
+    (production) one psycopg cursor per connection is kept and reused: no wrapper objects, no new
+    cursor per posting."""
+    conn.ensure_connection()
+    if conn.queries_logged or conn.execute_wrappers:
+        with conn.wrap_database_errors:
+            raw = psycopg.Cursor(conn.connection)
+        wrapper = CursorDebugWrapper if conn.queries_logged else CursorWrapper
+        with wrapper(raw, conn) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    conn.validate_no_broken_transaction()
+    pg = conn.connection
+    with conn.wrap_database_errors:
+        cursor = getattr(pg, "_ledger_cursor", None)
+        if cursor is None or cursor.closed:
+            cursor = pg._ledger_cursor = psycopg.Cursor(pg)
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -231,11 +245,21 @@ def ledger_transfer(*, tenant, currency: str, amount: Decimal, kind: str, refere
                   currency_id=currency, request=json.loads(request), memo="")
 
 
-@transaction.atomic
 def securities_mark_synced(*, record_ids: list[int], actor) -> int:
     """Marks securities posting records as booked in the securities account, by ``actor``.
-    Records already synced are left as they were; returns how many were marked now."""
+    Records already synced are left as they were; returns how many were marked now.
+
+    One statement: a ``SecuritiesSync`` row per record that exists (a customer-instrument leg)
+    and is not yet marked; a concurrent marking of the same record counts once."""
     if actor is None or not getattr(actor, "pk", None):
         raise DomainError("permission_denied", "Marking records synced needs a staff user.")
-    return (SecuritiesPosting.objects.filter(leg_id__in=list(record_ids), synced_at__isnull=True)
-            .update(synced_at=timezone.now(), synced_by=actor))
+    ids = sorted({int(i) for i in record_ids})
+    if not ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_securities_sync (leg_id, synced_at, synced_by_id) "
+            "SELECT leg_id, %s, %s FROM ledger_securities_posting WHERE leg_id = ANY(%s) AND synced_at IS NULL "
+            "ORDER BY leg_id ON CONFLICT (leg_id) DO NOTHING",
+            [timezone.now(), actor.pk, ids])
+        return cursor.rowcount

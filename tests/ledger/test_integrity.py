@@ -122,8 +122,10 @@ def test_ledger_check_names_what_is_wrong(funded, eth):
     raw("UPDATE ledger_leg SET amount = amount + 0.01 WHERE id = (SELECT min(id) FROM ledger_leg)")
     raw("UPDATE ledger_account SET balance = -1 WHERE kind = 'main_account' OR id = "
         "(SELECT min(id) FROM ledger_account WHERE kind = 'customer_held')")
-    raw("DELETE FROM ledger_securities_posting WHERE leg_id = (SELECT max(leg_id) FROM ledger_securities_posting)")
     raw("SET LOCAL session_replication_role = origin")
+    raw("INSERT INTO ledger_securities_sync (leg_id, synced_at, synced_by_id) SELECT l.id, now(), %s "
+        "FROM ledger_leg l JOIN ledger_account a ON a.id = l.account_id WHERE a.kind = 'sub_account' LIMIT 1",
+        [funded.user_id])
 
     problems = ledger_check()
     text = "\n".join(problems)
@@ -131,4 +133,40 @@ def test_ledger_check_names_what_is_wrong(funded, eth):
     assert "stored balance" in text
     assert "is overdrawn: -1" in text
     assert "the whole book sums to 0.01" in text
-    assert "has no securities posting record" in text
+    assert "names no securities posting record" in text
+
+
+def test_a_leg_added_to_a_posted_entry_after_its_check_is_checked_again(funded, eth):
+    """The legs of the entry a posting function opens skip the per-leg deferred check (the entry's
+    own check covers them); once that check has run, a further leg is checked on its own."""
+    sub = Account.objects.get(tenant=funded.tenant, kind="sub_account")
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        ledger_hold(customer=funded, currency=eth, amount=Decimal("0.1"), reference="h-then-raw")
+        raw("SET CONSTRAINTS ALL IMMEDIATE")  # the hold's entry is checked (balanced)
+        raw("INSERT INTO ledger_leg (entry_id, account_id, currency, amount) "
+            "SELECT id, %s, 'ETH', 0.5 FROM ledger_entry WHERE reference = 'h-then-raw'", [sub.pk])
+        raw("SET CONSTRAINTS ALL IMMEDIATE")
+    assert sqlstate(exc.value) == "23L06"
+
+
+def test_a_raw_leg_added_to_a_posted_entry_before_commit_is_covered_by_its_check(funded, eth):
+    sub = Account.objects.get(tenant=funded.tenant, kind="sub_account")
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        ledger_hold(customer=funded, currency=eth, amount=Decimal("0.1"), reference="h-and-raw")
+        raw("INSERT INTO ledger_leg (entry_id, account_id, currency, amount) "
+            "SELECT id, %s, 'ETH', 0.5 FROM ledger_entry WHERE reference = 'h-and-raw'", [sub.pk])
+        raw("SET CONSTRAINTS ALL IMMEDIATE")
+    assert sqlstate(exc.value) == "23L06"
+
+
+@pytest.mark.parametrize("sql", ["UPDATE ledger_securities_sync SET synced_at = now()",
+                                 "DELETE FROM ledger_securities_sync"])
+def test_securities_sync_marks_are_final(funded, sql):
+    from ledger.services import securities_mark_synced
+    from tests.fixtures.factories import StaffFactory
+
+    assert securities_mark_synced(record_ids=[JournalLeg.objects.filter(account__customer=funded).first().pk],
+                                  actor=StaffFactory()) == 1
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        raw(sql)
+    assert sqlstate(exc.value) == "23L05"

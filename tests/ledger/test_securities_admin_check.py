@@ -58,6 +58,24 @@ def test_mark_synced_marks_once_and_names_the_actor(funded, staff):
         securities_mark_synced(record_ids=ids, actor=None)
 
 
+def test_mark_synced_ignores_what_is_not_a_record(funded, staff):
+    from ledger.models import JournalLeg
+
+    tenant_leg = JournalLeg.objects.filter(account__customer__isnull=True).values_list("pk", flat=True).first()
+    assert securities_mark_synced(record_ids=[tenant_leg, 10**9], actor=staff) == 0
+    assert securities_mark_synced(record_ids=[], actor=staff) == 0
+
+
+def test_records_follow_the_legs_and_the_unsynced_query_is_one_statement(funded, eth, staff,
+                                                                         django_assert_num_queries):
+    ledger_hold(customer=funded, currency=eth, amount=D("0.2"), reference="h")
+    assert securities_mark_synced(record_ids=list(securities_unsynced().values_list("leg_id", flat=True)[:2]),
+                                  actor=staff) == 2
+    with django_assert_num_queries(1):
+        rows = [(r.reference, r.customer.reference, r.quantity) for r in securities_unsynced()]
+    assert rows == [("h", funded.reference, D("-0.2")), ("h", funded.reference, D("0.2"))]
+
+
 def test_admin_exports_csv_and_marks_synced(funded, staff_client):
     url = reverse("admin:ledger_securitiesposting_changelist")
     ids = list(securities_unsynced().values_list("leg_id", flat=True))
