@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from approvals.forms import DecisionForm, TravelRuleForm
@@ -39,8 +39,52 @@ from approvals.services import (
     withdrawal_travel_rule_set,
     work_order_decide,
 )
+from chains.admin import amount_text, when_text
 from withdrawals_site.admin_tools import ReadOnlyAdminMixin, action_with_reason, run_service_per_object
 from withdrawals_site.errors import DomainError
+
+
+def approval_panel(work_order, user, *, next_url: str = "") -> dict:
+    """approval_panel_context plus ``approve_blocked``: the user's approval would close the flow
+    and a gate (e.g. missing travel-rule data) refuses it, so the Approve button is disabled with
+    the reason instead of answering with an error after the click (the service checks anyway)."""
+    panel = approval_panel_context(work_order, user, next_url=next_url)
+    current = panel.get("current")
+    panel["approve_blocked"] = False
+    if current is not None and panel.get("gate_errors"):
+        row = next((r for r in panel["steps"] if r["step"].pk == current.pk), None)
+        completes_step = row is not None and row["approvals"] + 1 >= current.approvals_required
+        later = any(r["step"].position > current.position and r["step"].state == "pending" for r in panel["steps"])
+        panel["approve_blocked"] = completes_step and not later
+    return panel
+
+
+# What the keys of a work order's context mean (approvals.handlers put them there).
+CONTEXT_LABELS = {
+    "amount": "Amount", "currency": "Currency", "network": "Network", "customer": "Customer",
+    "destination": "Destination", "screening": "Screening outcome", "value_usd": "Value (USD)",
+    "value_hkd": "Value (HKD)", "travel_rule_required": "Travel rule required",
+    "travel_rule_threshold_hkd": "Travel-rule threshold (HKD)",
+}
+
+
+def context_table(context: dict | None):
+    """A work order's context as a two-column table rather than a JSON dump."""
+    if not context:
+        return "—"
+
+    def text(value):
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, dict | list):
+            return ", ".join(f"{k}: {v}" for k, v in value.items()) if isinstance(value, dict) else ", ".join(
+                map(str, value))
+        return "—" if value in (None, "") else str(value)
+
+    rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>",
+                            ((CONTEXT_LABELS.get(key, key.replace("_", " ").capitalize()), text(value))
+                             for key, value in context.items()))
+    return format_html('<table class="kv">{}</table>', rows)
 
 
 def _age(delta: timedelta) -> str:
@@ -104,14 +148,15 @@ class WorkOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: decisions go through the Approve / Reject buttons (work_order_decide)."""
 
     change_form_template = "admin/approvals/workorder/change_form.html"
-    list_display = ("__str__", "type", "subject_label", "amount_display", "status", "current_step_name", "age",
+    list_display = ("number", "type", "subject_label", "amount_display", "status", "current_step_name", "age",
                     "screening_outcome")
+    list_display_links = ("number",)
     list_filter = (QueueFilter, "type", "status", AgeFilter, "screening_outcome")
     search_fields = ("subject_label",)
     search_help_text = "Subject id (e.g. 42 or W42), or words of the subject's description."
     list_select_related = ("flow",)
-    readonly_fields = ("type", "subject_link", "subject_label", "status", "flow", "maker", "amount", "currency",
-                       "screening_outcome", "context", "reason", "created_at", "closed_at")
+    readonly_fields = ("type", "subject_link", "subject_label", "status", "flow", "maker", "amount_display",
+                       "screening_outcome", "context_display", "reason", "created_at_display", "closed_at_display")
     fields = readonly_fields
     date_hierarchy = "created_at"
 
@@ -125,9 +170,25 @@ class WorkOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return queryset.filter(object_id=int(term)) | queryset.filter(pk=int(term)), False
         return super().get_search_results(request, queryset, search_term)
 
-    @admin.display(description="amount")
+    @admin.display(description="work order", ordering="pk")
+    def number(self, obj):
+        return f"WO{obj.pk}"
+
+    @admin.display(description="amount", ordering="amount")
     def amount_display(self, obj):
-        return "" if obj.amount is None else f"{obj.amount.normalize():f} {obj.currency}"
+        return "—" if obj.amount is None else amount_text(obj.amount, obj.currency)
+
+    @admin.display(description="context (what the step conditions saw)")
+    def context_display(self, obj):
+        return context_table(obj.context)
+
+    @admin.display(description="created at", ordering="created_at")
+    def created_at_display(self, obj):
+        return when_text(obj.created_at)
+
+    @admin.display(description="closed at", ordering="closed_at")
+    def closed_at_display(self, obj):
+        return when_text(obj.closed_at)
 
     @admin.display(description="current step")
     def current_step_name(self, obj):
@@ -160,7 +221,8 @@ class WorkOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         obj = self.get_object(request, object_id)
         extra_context = dict(extra_context or {})
         if obj is not None:
-            extra_context["approval_panel"] = approval_panel_context(obj, request.user)
+            extra_context["approval_panel"] = approval_panel(obj, request.user)
+            extra_context["subtitle"] = f"WO{obj.pk} — {obj.subject_label or obj.get_type_display()}"
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _next(self, request, raw: str, work_order: WorkOrder) -> str:
@@ -208,10 +270,20 @@ class WorkOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         else:
             initial = TravelRuleForm.initial_from(order.travel_rule)
             initial["beneficiary_address"] = initial["beneficiary_address"] or order.destination
+            initial["originator_account"] = initial["originator_account"] or order.customer.reference
             form = TravelRuleForm(initial=initial)
+        form.fields["beneficiary_vasp_name"].label = "Beneficiary VASP name"
+        form.fields["self_hosted"].label = "Self-hosted wallet"
+        for name, field in form.fields.items():
+            if name != "self_hosted":
+                field.widget.attrs.setdefault("class", "vTextField")
+        form.fields["beneficiary_address"].widget.attrs["style"] = "width:34em;font-family:monospace"
         return TemplateResponse(request, "admin/approvals/travel_rule_form.html", {
             **self.admin_site.each_context(request), "title": f"Travel-rule data of withdrawal W{order.pk}",
             "form": form, "order": order, "work_order": work_order, "opts": self.model._meta,
+            "amount": amount_text(order.amount, order.coin.currency.code),
+            "value_hkd": work_order.context.get("value_hkd"),
+            "threshold_hkd": work_order.context.get("travel_rule_threshold_hkd"),
         })
 
 
@@ -402,6 +474,6 @@ class FeeReserveRequestAdmin(admin.ModelAdmin):
         if obj is not None:
             from approvals.selectors import work_order_for_subject
 
-            extra_context["approval_panel"] = approval_panel_context(
+            extra_context["approval_panel"] = approval_panel(
                 work_order_for_subject(obj), request.user, next_url=request.get_full_path())
         return super().change_view(request, object_id, form_url, extra_context)

@@ -2,12 +2,32 @@
 ``clean()`` (run by the admin form) backed by database constraints."""
 
 
+from datetime import datetime
+from decimal import Decimal
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from chains.models import Coin, Currency, Network
 from chains.services import coin_refresh_fee_estimate, coin_set_enabled
 from withdrawals_site.admin_tools import action_with_reason
+
+
+def amount_text(value: Decimal | None, unit: str = "") -> str:
+    """An exact amount as staff read it: no trailing zeros, thousands grouped, with its unit
+    ("0.25 ETH", "100,000 USDT"); "—" when there is none. Never rounds."""
+    if value is None:
+        return "—"
+    text = format(Decimal(value).normalize(), ",f")
+    return f"{text} {unit}".strip()
+
+
+def when_text(value: datetime | None) -> str:
+    """A moment with its time zone, to the second ("2026-11-22 07:38:44 UTC"); "—" when unset."""
+    if value is None:
+        return "—"
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 @admin.register(Currency)
@@ -20,7 +40,8 @@ class CurrencyAdmin(admin.ModelAdmin):
 class CoinInline(admin.TabularInline):
     model = Coin
     fk_name = "network"
-    fields = ("currency", "enabled", "min_amount", "max_amount", "daily_limit", "customer_fee", "confirmations")
+    fields = ("currency", "enabled", "min_display", "max_display", "daily_limit_display", "customer_fee_display",
+              "confirmations")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -28,6 +49,25 @@ class CoinInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("currency")
+
+    @admin.display(description="minimum")
+    def min_display(self, obj: Coin) -> str:
+        return amount_text(obj.min_amount, obj.currency.code)
+
+    @admin.display(description="maximum")
+    def max_display(self, obj: Coin) -> str:
+        return amount_text(obj.max_amount, obj.currency.code)
+
+    @admin.display(description="daily limit")
+    def daily_limit_display(self, obj: Coin) -> str:
+        return amount_text(obj.daily_limit, obj.currency.code)
+
+    @admin.display(description="customer fee")
+    def customer_fee_display(self, obj: Coin) -> str:
+        return amount_text(obj.customer_fee, obj.currency.code)
 
 
 @admin.register(Network)
@@ -67,14 +107,14 @@ def _flip(network: Network, actor, reason: str, *, paused: bool) -> None:
 
 @admin.register(Coin)
 class CoinAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "enabled", "min_amount", "max_amount", "daily_limit", "customer_fee",
-                    "confirmations", "network_fee_estimate", "network_fee_estimated_at")
+    list_display = ("__str__", "enabled", "min_display", "max_display", "daily_limit_display", "customer_fee_display",
+                    "confirmations", "fee_estimate_display", "fee_estimated_at_display")
     list_display_links = ("__str__",)
     list_filter = ("network", "currency", "enabled")
     search_fields = ("currency__code", "currency__name", "network__code", "contract_address")
     list_select_related = ("currency", "network", "fee_currency")
     ordering = ("currency__code", "network__code")
-    readonly_fields = ("network_fee_estimate", "network_fee_estimated_at")
+    readonly_fields = ("fee_estimate_display", "fee_estimated_at_display")
     actions = ("enable", "disable", "refresh_fee_estimate")
     fieldsets = (
         (None, {"fields": ("currency", "network", "contract_address", "enabled")}),
@@ -84,11 +124,50 @@ class CoinAdmin(admin.ModelAdmin):
                            "The minimum must not exceed the maximum or the daily limit.",
         }),
         ("Network fee", {
-            "fields": ("fee_currency", "fee_cap", "network_fee_estimate", "network_fee_estimated_at"),
+            "fields": ("fee_currency", "fee_cap", "fee_estimate_display", "fee_estimated_at_display"),
             "description": "Paid from the tenant's main account in the network's native currency; "
                            "the estimate is refreshed from the chain every minute.",
         }),
     )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """Amount inputs show the stored value without the 18 trailing zeros (same value, exact)."""
+        form_class = super().get_form(request, obj, change, **kwargs)
+
+        class PlainAmountsForm(form_class):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, **kw)
+                for name in ("min_amount", "max_amount", "daily_limit", "customer_fee", "fee_cap"):
+                    value = self.initial.get(name)
+                    if isinstance(value, Decimal):
+                        self.initial[name] = format(value.normalize(), "f")
+
+        PlainAmountsForm.__name__ = form_class.__name__
+        return PlainAmountsForm
+
+    @admin.display(description="minimum", ordering="min_amount")
+    def min_display(self, obj: Coin) -> str:
+        return amount_text(obj.min_amount, obj.currency.code)
+
+    @admin.display(description="maximum", ordering="max_amount")
+    def max_display(self, obj: Coin) -> str:
+        return amount_text(obj.max_amount, obj.currency.code)
+
+    @admin.display(description="daily limit", ordering="daily_limit")
+    def daily_limit_display(self, obj: Coin) -> str:
+        return amount_text(obj.daily_limit, obj.currency.code)
+
+    @admin.display(description="customer fee", ordering="customer_fee")
+    def customer_fee_display(self, obj: Coin) -> str:
+        return amount_text(obj.customer_fee, obj.currency.code)
+
+    @admin.display(description="network fee estimate", ordering="network_fee_estimate")
+    def fee_estimate_display(self, obj: Coin) -> str:
+        return amount_text(obj.network_fee_estimate, obj.fee_currency.code if obj.fee_currency_id else "")
+
+    @admin.display(description="estimated at", ordering="network_fee_estimated_at")
+    def fee_estimated_at_display(self, obj: Coin) -> str:
+        return when_text(obj.network_fee_estimated_at)
 
     @admin.action(description="Enable the selected coins for withdrawal")
     def enable(self, request, queryset: QuerySet[Coin]) -> None:

@@ -9,9 +9,12 @@ fee-reserve requests (main-account top-up, sub-account → main account), each a
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 
+from chains.admin import when_text
 from chains.fee_reserve import fee_reserve_overview
 from chains.models import FeeReserveCoin, HotWalletUtxo, KillSwitchChange, NetworkSendingControl, SendingSwitch
 from chains.pipeline import sending_pause_set
@@ -28,11 +31,18 @@ def _flip(*, network, paused: bool):
     return service
 
 
+def _state_badge(paused: bool):
+    """A kill switch's state in words and colour: a tick for "paused" read as "all good"."""
+    if paused:
+        return format_html('<b style="color:#fff;background:#ba2121;padding:1px 6px;border-radius:3px">PAUSED</b>')
+    return format_html('<span style="color:#2e7d32;font-weight:bold">sending</span>')
+
+
 @admin.register(SendingSwitch)
 class SendingSwitchAdmin(ActionsOnlyAdminMixin, admin.ModelAdmin):
     """The global kill switch: one row; pause or resume all sending, with a reason."""
 
-    list_display = ("__str__", "sending_paused", "reason", "changed_by", "changed_at")
+    list_display = ("switch", "state", "reason", "changed_by", "changed_at_display")
     list_display_links = None
     actions = [
         action_with_reason(name="pause_all", description="PAUSE sending on all networks",
@@ -43,14 +53,28 @@ class SendingSwitchAdmin(ActionsOnlyAdminMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         SendingSwitch.objects.get_or_create(pk=1)
+        extra_context = {"title": "Global kill switch: select it, then choose Pause or Resume",
+                         **(extra_context or {})}
         return super().changelist_view(request, extra_context)
+
+    @admin.display(description="switch")
+    def switch(self, obj) -> str:
+        return "All networks"
+
+    @admin.display(description="state")
+    def state(self, obj):
+        return _state_badge(obj.sending_paused)
+
+    @admin.display(description="changed at", ordering="changed_at")
+    def changed_at_display(self, obj) -> str:
+        return when_text(obj.changed_at)
 
 
 @admin.register(NetworkSendingControl)
 class NetworkSendingControlAdmin(ActionsOnlyAdminMixin, admin.ModelAdmin):
     """Per-network kill switches, with a reason for each flip."""
 
-    list_display = ("code", "name", "sending_paused", "all_networks")
+    list_display = ("code", "name", "state", "last_reason", "last_changed", "all_networks")
     list_display_links = None
     ordering = ("code",)
     actions = [
@@ -60,22 +84,62 @@ class NetworkSendingControlAdmin(ActionsOnlyAdminMixin, admin.ModelAdmin):
                            service=_flip(network=lambda obj: obj, paused=False), done="Resumed"),
     ]
 
-    @admin.display(description="All networks")
-    def all_networks(self, obj) -> str:
-        return "PAUSED (global switch)" if SendingSwitch.objects.filter(pk=1, sending_paused=True).exists() else "on"
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"title": "Network kill switches: select networks, then choose Pause or Resume",
+                         "global_paused": SendingSwitch.objects.filter(pk=1, sending_paused=True).exists(),
+                         **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+    def get_queryset(self, request):
+        last = KillSwitchChange.objects.filter(network=OuterRef("pk")).order_by("-at", "-id")
+        return super().get_queryset(request).annotate(
+            last_flip_reason=Subquery(last.values("reason")[:1]), last_flip_at=Subquery(last.values("at")[:1]),
+            last_flip_paused=Subquery(last.values("paused")[:1]),
+            last_flip_by=Subquery(last.values("actor__username")[:1]))
+
+    @admin.display(description="sending", ordering="sending_paused")
+    def state(self, obj):
+        return _state_badge(obj.sending_paused)
+
+    @admin.display(description="why (last flip)")
+    def last_reason(self, obj) -> str:
+        return getattr(obj, "last_flip_reason", None) or "—"
+
+    @admin.display(description="last flip")
+    def last_changed(self, obj) -> str:
+        at = getattr(obj, "last_flip_at", None)
+        if at is None:
+            return "never flipped"
+        return (f"{'paused' if obj.last_flip_paused else 'resumed'} by {obj.last_flip_by or 'system'}, "
+                f"{when_text(at)}")
+
+    @admin.display(description="global switch")
+    def all_networks(self, obj):
+        if SendingSwitch.objects.filter(pk=1, sending_paused=True).exists():
+            return _state_badge(True)
+        return "not paused"
 
 
 @admin.register(KillSwitchChange)
 class KillSwitchChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who flipped which kill switch, when and why. Read-only."""
 
-    list_display = ("at", "scope", "paused", "actor", "reason")
+    list_display = ("at_display", "scope", "flip", "actor", "reason")
+    list_display_links = None
     list_filter = ("paused", "network")
     list_select_related = ("network", "actor")
 
-    @admin.display(description="Switch")
+    @admin.display(description="at", ordering="at")
+    def at_display(self, obj) -> str:
+        return when_text(obj.at)
+
+    @admin.display(description="switch")
     def scope(self, obj) -> str:
         return obj.network.code if obj.network_id else "ALL networks"
+
+    @admin.display(description="flip", ordering="paused")
+    def flip(self, obj):
+        return _state_badge(True) if obj.paused else format_html("<span style=\"color:#2e7d32\">resumed</span>")
 
 
 @admin.register(FeeReserveCoin)

@@ -15,7 +15,9 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
+from chains.admin import when_text
 from withdrawals.models.addresses import AddressReviewItem, AddressStatusChange, CustomerAddress
 from withdrawals.selectors.addresses import address_is_usable, addresses_for_admin, addresses_pending_review
 from withdrawals.services.addresses import (
@@ -30,11 +32,19 @@ from withdrawals_site.admin_tools import action_with_reason, run_service_per_obj
 class AddressStatusChangeInline(admin.TabularInline):
     model = AddressStatusChange
     verbose_name_plural = "history"
-    fields = ("at", "from_status", "to_status", "actor", "reason")
+    fields = ("at_display", "from_status", "to_status", "actor", "reason")
     readonly_fields = fields
     extra = 0
     can_delete = False
     ordering = ("at", "id")
+
+    @admin.display(description="at")
+    def at_display(self, obj) -> str:
+        return when_text(obj.at)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # part of the address: whoever may view addresses sees its history
+        return request.user.has_perm("withdrawals.view_customeraddress") or super().has_view_permission(request, obj)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -93,7 +103,7 @@ def micropayment_seen_action(modeladmin, request, queryset):
 @admin.register(CustomerAddress)
 class CustomerAddressAdmin(admin.ModelAdmin):
     list_display = ("id", "address", "network", "customer_reference", "label", "status", "verification_method",
-                    "usable_from", "usable_now", "created_at")
+                    "usable_from_display", "usable_now", "created_display")
     list_display_links = ("id", "address")
     list_filter = ("status", "network", "verification_method")
     search_fields = ("=id", "address", "customer__reference", "customer__user__username", "label")
@@ -104,12 +114,12 @@ class CustomerAddressAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("customer", "network", "address", "label", "memo")}),
         ("Verification", {"fields": ("status", "verification_method", "evidence_link", "micropayment",
-                                     "verified_at", "usable_from", "usable_now", "reason")}),
-        ("Record", {"fields": ("created_at", "updated_at")}),
+                                     "verified_display", "usable_from_display", "usable_now", "reason")}),
+        ("Record", {"fields": ("created_display", "updated_display", "withdrawals_link")}),
     )
     readonly_fields = ("customer", "network", "address", "label", "memo", "status", "verification_method",
-                       "evidence_link", "micropayment", "verified_at", "usable_from", "usable_now", "reason",
-                       "created_at", "updated_at")
+                       "evidence_link", "micropayment", "verified_display", "usable_from_display", "usable_now",
+                       "reason", "created_display", "updated_display", "withdrawals_link")
 
     change_form_template = "admin/withdrawals/customeraddress/change_form.html"
 
@@ -118,17 +128,24 @@ class CustomerAddressAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The review work order's approval panel (steps, decisions, Approve / Reject) on top."""
-        extra_context = dict(extra_context or {})
+        extra_context = {**(extra_context or {}),
+                         # every field is read-only: decisions are the actions and the panel's buttons
+                         "show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        address = self.get_object(request, object_id)
+        if address is not None:
+            extra_context["title"] = "Customer address"
+            extra_context["subtitle"] = (f"{address.network.code} {address.address} — {address.label or 'no label'}"
+                                         f" · {address.get_status_display()}")
         try:
-            from approvals.selectors import approval_panel_context, work_order_for_subject
+            from approvals.admin import approval_panel
+            from approvals.selectors import work_order_for_subject
         except ImportError:
             pass
         else:
-            address = self.get_object(request, object_id)
             if address is not None:
                 work_order = work_order_for_subject(address, type=WORK_ORDER_TYPE)
                 if work_order is not None:
-                    extra_context["approval_panel"] = approval_panel_context(
+                    extra_context["approval_panel"] = approval_panel(
                         work_order, request.user, next_url=request.get_full_path())
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -141,6 +158,30 @@ class CustomerAddressAdmin(admin.ModelAdmin):
     @admin.display(description="customer", ordering="customer__reference")
     def customer_reference(self, obj: CustomerAddress) -> str:
         return obj.customer.reference
+
+    @admin.display(description="verified at", ordering="verified_at")
+    def verified_display(self, obj: CustomerAddress) -> str:
+        return when_text(obj.verified_at)
+
+    @admin.display(description="usable from", ordering="usable_from")
+    def usable_from_display(self, obj: CustomerAddress) -> str:
+        return when_text(obj.usable_from)
+
+    @admin.display(description="created at", ordering="created_at")
+    def created_display(self, obj: CustomerAddress) -> str:
+        return when_text(obj.created_at)
+
+    @admin.display(description="updated at", ordering="updated_at")
+    def updated_display(self, obj: CustomerAddress) -> str:
+        return when_text(obj.updated_at)
+
+    @admin.display(description="withdrawals")
+    def withdrawals_link(self, obj: CustomerAddress) -> str:
+        count = obj.withdrawals.count()
+        if not count:
+            return "none yet"
+        url = reverse("admin:withdrawals_withdrawalorder_changelist") + "?" + urlencode({"q": obj.address})
+        return format_html('<a href="{}">{} withdrawal(s) to this address</a>', url, count)
 
     @admin.display(description="usable now", boolean=True)
     def usable_now(self, obj: CustomerAddress) -> bool:
@@ -183,11 +224,27 @@ class CustomerAddressAdmin(admin.ModelAdmin):
 class AddressReviewQueueAdmin(CustomerAddressAdmin):
     """Addresses with evidence awaiting a staff decision, oldest first."""
 
-    list_display = ("id", "address", "network", "customer_reference", "label", "evidence_link", "updated_at")
+    list_display = ("id", "address", "network", "customer_reference", "label", "evidence_link", "waiting_since")
     list_filter = ("network",)
     date_hierarchy = None
     ordering = ("updated_at", "id")
     actions = [approve_action, reject_action]
+
+    # The queue is a view of the address book: who may view / decide on addresses may use it,
+    # without separate permissions on the proxy model (which no staff group is given).
+    def has_module_permission(self, request) -> bool:
+        return request.user.has_module_perms("withdrawals")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("withdrawals.view_customeraddress") or super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("withdrawals.change_customeraddress") or super().has_change_permission(
+            request, obj)
+
+    @admin.display(description="waiting since", ordering="updated_at")
+    def waiting_since(self, obj: CustomerAddress) -> str:
+        return when_text(obj.updated_at)
 
     def get_queryset(self, request):
         return addresses_pending_review()

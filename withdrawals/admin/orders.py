@@ -1,27 +1,68 @@
 """Admin for withdrawal orders: read-only records; every move goes through a service."""
 
 from django.contrib import admin
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
+from chains.admin import amount_text, when_text
 from chains.pipeline import withdrawal_fee_bump
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
 from withdrawals.services.orders import withdrawal_reject, withdrawal_resubmit
 from withdrawals_site.admin_tools import ReadOnlyInline, action_with_reason, run_service_per_object
 
 
-class StatusHistoryInline(ReadOnlyInline):
+class _OrderPartInline(ReadOnlyInline):
+    """A part of the order (history, transactions): whoever may view the order sees it, without a
+    separate permission on the part's own model (else the page silently drops it)."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("withdrawals.view_withdrawalorder") or super().has_view_permission(request, obj)
+
+
+class StatusHistoryInline(_OrderPartInline):
     model = WithdrawalStatusChange
-    fields = ("at", "from_status", "to_status", "actor", "reason")
+    fields = ("at_display", "move", "actor", "reason")
     readonly_fields = fields
     verbose_name_plural = "Status history (who, when, from, to, why)"
 
+    @admin.display(description="at")
+    def at_display(self, obj):
+        return when_text(obj.at)
 
-class TransactionInline(ReadOnlyInline):
+    @admin.display(description="from → to")
+    def move(self, obj):
+        labels = dict(WithdrawalOrder.Status.choices)
+        before = labels.get(obj.from_status, obj.from_status) if obj.from_status else "—"
+        return f"{before} → {labels.get(obj.to_status, obj.to_status)}"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+class TransactionInline(_OrderPartInline):
     model = WithdrawalTransaction
-    fields = ("created_at", "tx_hash", "state", "nonce", "max_fee", "fee_bump", "send_attempts", "meta")
+    fields = ("created_display", "tx_hash", "state", "nonce", "max_fee_display", "fee_bump", "send_attempts",
+              "meta_display")
     readonly_fields = fields
     verbose_name_plural = "Signed transactions (stored before sending; a fee bump adds a candidate)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order__coin__fee_currency")
+
+    @admin.display(description="signed at")
+    def created_display(self, obj):
+        return when_text(obj.created_at)
+
+    @admin.display(description="max fee")
+    def max_fee_display(self, obj):
+        return amount_text(obj.max_fee, obj.order.coin.fee_currency.code)
+
+    @admin.display(description="details")
+    def meta_display(self, obj):
+        if not obj.meta:
+            return "—"
+        return format_html_join(format_html("<br>"), "{}: {}", ((k, v) for k, v in obj.meta.items()))
 
 
 class StuckFilter(admin.SimpleListFilter):
@@ -49,8 +90,9 @@ class StuckFilter(admin.SimpleListFilter):
 
 @admin.register(WithdrawalOrder)
 class WithdrawalOrderAdmin(admin.ModelAdmin):
-    list_display = ("id", "customer", "coin", "amount", "status_badge", "confirmations_display", "short_tx",
-                    "created_at")
+    change_form_template = "admin/withdrawals/withdrawalorder/change_form.html"
+    list_display = ("id", "customer", "coin", "amount_display", "status_badge", "confirmations_display", "short_tx",
+                    "created_display")
     list_filter = (StuckFilter, "status", "coin__network", "coin__currency", "created_at")
     search_fields = ("=id", "destination", "tx_hash", "customer__reference", "customer__user__username")
     list_select_related = ("customer__user", "coin__currency", "coin__network")
@@ -58,31 +100,119 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
     inlines = [StatusHistoryInline, TransactionInline]
     actions = ["reject_before_sending", "resubmit_after_topup", "bump_fee"]
     fieldsets = (
-        ("Request", {"fields": ("customer", "coin", "address", "destination", "amount", "customer_fee",
-                                "network_fee_estimate", "split", "travel_rule", "created_at")}),
-        ("Status", {"fields": ("status", "last_error", "updated_at", "completed_at")}),
-        ("On chain", {"fields": ("tx_hash", "confirmations", "block_number", "block_hash", "fee_reserved",
-                                 "fee_paid")}),
+        ("Request", {"fields": ("customer", "coin", "address", "destination", "amount_display",
+                                "customer_fee_display", "network_fee_estimate_display", "split_display",
+                                "travel_rule_display", "created_display")}),
+        ("Status", {"fields": ("status", "last_error", "updated_display", "completed_display")}),
+        ("On chain", {"fields": ("tx_hash", "confirmations_display", "block_number", "block_hash",
+                                 "fee_reserved_display", "fee_paid_display")}),
+        ("Related", {"fields": ("work_order_link", "ledger_link")}),
     )
+    readonly_fields = ("customer", "coin", "address", "destination", "amount_display", "customer_fee_display",
+                       "network_fee_estimate_display", "split_display", "travel_rule_display", "created_display",
+                       "status", "last_error", "updated_display", "completed_display", "tx_hash",
+                       "confirmations_display", "block_number", "block_hash", "fee_reserved_display",
+                       "fee_paid_display", "work_order_link", "ledger_link")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The order page carries the work order's approval panel: steps, decisions, buttons."""
-        from approvals.selectors import approval_panel_context, work_order_for_subject
+        from approvals.admin import approval_panel
+        from approvals.selectors import work_order_for_subject
 
         order = self.get_object(request, object_id)
         work_order = work_order_for_subject(order) if order else None
-        panel = approval_panel_context(work_order, request.user, next_url=request.get_full_path())
-        extra_context = {**(extra_context or {}), "approval_panel": panel}
+        panel = approval_panel(work_order, request.user, next_url=request.get_full_path())
+        extra_context = {**(extra_context or {}), "approval_panel": panel,
+                         # every field is read-only: no Save buttons that save nothing
+                         "show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        if order is not None:
+            extra_context["title"] = "Withdrawal order"
+            extra_context["subtitle"] = (f"W{order.pk} — {amount_text(order.amount, order.coin.currency.code)} on "
+                                         f"{order.coin.network.code} · {order.get_status_display()}")
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return self.readonly_fields
 
     def has_add_permission(self, request):
         return False  # orders come from the App
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    # --- how staff read the fields --------------------------------------------------------------
+    @admin.display(description="amount", ordering="amount")
+    def amount_display(self, obj):
+        return amount_text(obj.amount, obj.coin.currency.code)
+
+    @admin.display(description="customer fee")
+    def customer_fee_display(self, obj):
+        return amount_text(obj.customer_fee, obj.coin.currency.code)
+
+    @admin.display(description="network fee estimate")
+    def network_fee_estimate_display(self, obj):
+        return amount_text(obj.network_fee_estimate, obj.coin.fee_currency.code)
+
+    @admin.display(description="fee reserved (main account)")
+    def fee_reserved_display(self, obj):
+        return amount_text(obj.fee_reserved, obj.coin.fee_currency.code) if obj.fee_reserved else "—"
+
+    @admin.display(description="fee paid on chain")
+    def fee_paid_display(self, obj):
+        return amount_text(obj.fee_paid, obj.coin.fee_currency.code)
+
+    @admin.display(description="held on instruments")
+    def split_display(self, obj):
+        """The instruments the amount + fee is held on (SPEC: largest balance first)."""
+        if not obj.split:
+            return "—"
+        unit = obj.coin.currency.code
+        rows = format_html_join("", '<tr><td>{}</td><td class="num">{}</td></tr>',
+                                ((part.get("instrument", "?"), amount_text(_dec(part.get("amount")), unit))
+                                 for part in obj.split))
+        return format_html('<table class="kv"><tr><th>Instrument</th><th class="num">Held</th></tr>{}</table>', rows)
+
+    @admin.display(description="travel rule")
+    def travel_rule_display(self, obj):
+        data = obj.travel_rule
+        if not data:
+            return "— (not captured)"
+        originator, beneficiary = data.get("originator") or {}, data.get("beneficiary") or {}
+        vasp = (data.get("beneficiary_vasp") or {}).get("name") or ""
+        rows = [("Originator", originator.get("name", "")), ("Originator account", originator.get("account", "")),
+                ("Beneficiary", beneficiary.get("name", "")),
+                ("Beneficiary address", beneficiary.get("address", "")),
+                ("Beneficiary VASP", vasp or ("self-hosted wallet" if data.get("self_hosted") else "—"))]
+        body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v or "—") for k, v in rows))
+        return format_html('<table class="kv">{}</table>', body)
+
+    @admin.display(description="created at", ordering="created_at")
+    def created_display(self, obj):
+        return when_text(obj.created_at)
+
+    @admin.display(description="updated at")
+    def updated_display(self, obj):
+        return when_text(obj.updated_at)
+
+    @admin.display(description="completed at")
+    def completed_display(self, obj):
+        return when_text(obj.completed_at)
+
+    @admin.display(description="work order")
+    def work_order_link(self, obj):
+        from approvals.selectors import work_order_for_subject
+
+        work_order = work_order_for_subject(obj)
+        if work_order is None:
+            return "—"
+        url = reverse("admin:approvals_workorder_change", args=[work_order.pk])
+        return format_html('<a href="{}">WO{}</a> ({})', url, work_order.pk, work_order.get_status_display())
+
+    @admin.display(description="ledger")
+    def ledger_link(self, obj):
+        """The journal entries this order posted (their references are withdrawal:<id>:…)."""
+        url = reverse("admin:ledger_journalentry_changelist") + f"?q=withdrawal:{obj.pk}:"
+        return format_html('<a href="{}">Journal entries of W{}</a> (hold, release / settle, fees)', url, obj.pk)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
@@ -92,11 +222,11 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="confirmations")
     def confirmations_display(self, obj):
-        return f"{obj.confirmations}/{obj.coin.confirmations}" if obj.tx_hash else "—"
+        return f"{obj.confirmations} of {obj.coin.confirmations}" if obj.tx_hash else "—"
 
     @admin.display(description="tx")
     def short_tx(self, obj):
-        return f"{obj.tx_hash[:10]}…" if obj.tx_hash else ""
+        return f"{obj.tx_hash[:10]}…" if obj.tx_hash else "—"
 
     reject_before_sending = action_with_reason(
         name="reject_before_sending", description="Reject (approved or awaiting fee, before sending)",
@@ -117,3 +247,12 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
 
     def has_resubmit_permission(self, request):
         return request.user.has_perm("withdrawals.resubmit_withdrawal")
+
+
+def _dec(value):
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, TypeError):
+        return None
