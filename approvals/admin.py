@@ -3,6 +3,7 @@ the risk list, the price table and fee-reserve requests. Every write calls a ser
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -87,6 +88,9 @@ def context_table(context: dict | None):
     return format_html('<table class="kv">{}</table>', rows)
 
 
+_LONG_TOKEN = re.compile(r"(?<![\w])[0-9A-Za-z]{24,}")
+
+
 def _age(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     if minutes < 60:
@@ -148,7 +152,7 @@ class WorkOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: decisions go through the Approve / Reject buttons (work_order_decide)."""
 
     change_form_template = "admin/approvals/workorder/change_form.html"
-    list_display = ("number", "type", "subject_label", "amount_display", "status", "current_step_name", "age",
+    list_display = ("number", "subject_short", "amount_display", "status", "current_step_name", "age",
                     "screening_outcome")
     list_display_links = ("number",)
     list_filter = (QueueFilter, "type", "status", AgeFilter, "screening_outcome")
@@ -159,6 +163,11 @@ class WorkOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                        "screening_outcome", "context_display", "reason", "created_at_display", "closed_at_display")
     fields = readonly_fields
     date_hierarchy = "created_at"
+
+    def changelist_view(self, request, extra_context=None):
+        mine = QueueFilter.parameter_name not in request.GET
+        title = "My queue: work orders waiting for your decision" if mine else "Work orders"
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
     def get_queryset(self, request):
         current = WorkOrderStep.objects.filter(work_order=OuterRef("pk"), position=OuterRef("current_position"))
@@ -172,11 +181,17 @@ class WorkOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="work order", ordering="pk")
     def number(self, obj):
-        return f"WO{obj.pk}"
+        return format_html("WO{}<br><small>{}</small>", obj.pk, obj.get_type_display().split(" (")[0])
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, obj):
         return "—" if obj.amount is None else amount_text(obj.amount, obj.currency)
+
+    @admin.display(description="subject", ordering="subject_label")
+    def subject_short(self, obj):
+        """The subject's description with long addresses shortened (the full one in the tooltip)."""
+        short = _LONG_TOKEN.sub(lambda m: f"{m.group(0)[:8]}…{m.group(0)[-6:]}", obj.subject_label)
+        return format_html('<span title="{}">{}</span>', obj.subject_label, short)
 
     @admin.display(description="context (what the step conditions saw)")
     def context_display(self, obj):

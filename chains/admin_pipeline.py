@@ -16,7 +16,14 @@ from django.utils.html import format_html
 
 from chains.admin import when_text
 from chains.fee_reserve import fee_reserve_overview
-from chains.models import FeeReserveCoin, HotWalletUtxo, KillSwitchChange, NetworkSendingControl, SendingSwitch
+from chains.models import (
+    FeeReserveCoin,
+    HotWalletUtxo,
+    KillSwitchChange,
+    Network,
+    NetworkSendingControl,
+    SendingSwitch,
+)
 from chains.pipeline import sending_pause_set
 from withdrawals_site.admin_tools import ActionsOnlyAdminMixin, ReadOnlyAdminMixin, action_with_reason
 
@@ -163,11 +170,17 @@ class FeeReserveAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         except Exception:  # noqa: BLE001 - approvals' admin not installed
             pass
         awaiting_url = reverse("admin:withdrawals_withdrawalorder_changelist") + "?status__exact=awaiting_fee"
+        # A queued order on a paused network waits for the kill switch, not for fees: say so here.
+        paused = list(Network.objects.filter(sending_paused=True).order_by("code").values_list("code", flat=True))
+        if SendingSwitch.objects.filter(pk=1, sending_paused=True).exists():
+            paused = ["ALL networks (global switch)"]
         return TemplateResponse(request, "admin/chains/fee_reserve.html", {
             **self.admin_site.each_context(request), **(extra_context or {}),
             "title": "Fee reserve", "lines": lines, "opts": self.model._meta,
             "request_url": request_url, "requests_url": _safe_reverse("admin:approvals_feereserverequest_changelist"),
-            "awaiting_url": awaiting_url,
+            "awaiting_url": awaiting_url, "paused_networks": paused,
+            "kill_switch_url": _safe_reverse("admin:chains_networksendingcontrol_changelist") if any(
+                request.user.has_perm(f"chains.{p}_networksendingcontrol") for p in ("view", "change")) else None,
         })
 
     def has_view_permission(self, request, obj=None):

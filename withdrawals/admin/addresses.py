@@ -126,6 +126,9 @@ class CustomerAddressAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return addresses_for_admin()
 
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Customer addresses", **(extra_context or {})})
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The review work order's approval panel (steps, decisions, Approve / Reject) on top."""
         extra_context = {**(extra_context or {}),
@@ -224,7 +227,8 @@ class CustomerAddressAdmin(admin.ModelAdmin):
 class AddressReviewQueueAdmin(CustomerAddressAdmin):
     """Addresses with evidence awaiting a staff decision, oldest first."""
 
-    list_display = ("id", "address", "network", "customer_reference", "label", "evidence_link", "waiting_since")
+    list_display = ("address", "network", "customer_reference", "label", "evidence_link", "waiting_since")
+    list_display_links = ("address",)
     list_filter = ("network",)
     date_hierarchy = None
     ordering = ("updated_at", "id")
@@ -241,6 +245,11 @@ class AddressReviewQueueAdmin(CustomerAddressAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("withdrawals.change_customeraddress") or super().has_change_permission(
             request, obj)
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {
+            "title": "Address review queue: open an address to see its evidence, or select and Approve / Reject",
+            **(extra_context or {})})
 
     @admin.display(description="waiting since", ordering="updated_at")
     def waiting_since(self, obj: CustomerAddress) -> str:

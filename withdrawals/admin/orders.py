@@ -131,6 +131,9 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
                                          f"{order.coin.network.code} · {order.get_status_display()}")
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Withdrawal orders", **(extra_context or {})})
+
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields
 
@@ -218,6 +221,12 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
     def status_badge(self, obj):
         colour = {"completed": "#2e7d32", "failed": "#c62828", "rejected": "#c62828", "cancelled": "#757575",
                   "awaiting_fee": "#ef6c00"}.get(obj.status, "#1565c0")
+        waiting = ""
+        if obj.status in ("approved", "awaiting_fee", "broadcasting") and obj.coin.network.sending_paused:
+            waiting = f"waits: sending paused on {obj.coin.network.code}"  # the kill switch holds it
+        if waiting:
+            return format_html('<b style="color:{}">{}</b><br><small style="color:#ba2121">{}</small>', colour,
+                               obj.get_status_display(), waiting)
         return format_html('<b style="color:{}">{}</b>', colour, obj.get_status_display())
 
     @admin.display(description="confirmations")
