@@ -171,6 +171,7 @@ class SendingSwitch(models.Model):
 
     class Meta:
         verbose_name = "global sending switch"
+        verbose_name_plural = "global sending switch"
         constraints = [models.CheckConstraint(condition=Q(id=1), name="sending_switch_singleton")]
 
     def __str__(self) -> str:
@@ -202,6 +203,7 @@ class NetworkSendingControl(Network):
     class Meta:
         proxy = True
         verbose_name = "network kill switch"
+        verbose_name_plural = "network kill switches"
 
 
 class FeeReserveCoin(Coin):

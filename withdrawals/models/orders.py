@@ -6,6 +6,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from chains.models import AmountField
 from withdrawals.models.history import StatusChange
+from withdrawals_site.amounts import format_amount
 
 
 class WithdrawalOrder(ConcurrentTransitionMixin, models.Model):
@@ -63,7 +64,7 @@ class WithdrawalOrder(ConcurrentTransitionMixin, models.Model):
         permissions = [("resubmit_withdrawal", "Can resubmit a withdrawal awaiting fees")]
 
     def __str__(self) -> str:
-        return f"W{self.pk} {self.amount} {self.coin}"
+        return f"W{self.pk} {format_amount(self.amount)} {self.coin.currency.code} on {self.coin.network.code}"
 
     @property
     def required_confirmations(self) -> int:
