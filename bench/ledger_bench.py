@@ -11,14 +11,15 @@ two scratch databases on it, dropped at the end (``--keep`` keeps them):
 * ``<name>_ledgerbench``: migrated, one tenant, CUSTOMERS customers each funded on two ETH
   instruments; then each client (a separate process with its own connection, so the GIL does not
   serialise them) calls ``ledger.services.ledger_hold`` in a loop for SECONDS on random customers,
-  with a unique reference each time. A hold is one transaction (BEGIN, one function call, COMMIT)
-  that writes 1 entry, 2 legs, 2 balances, 2 securities records.
+  with a unique reference each time. A hold is one statement in autocommit (one function call)
+  that writes 1 entry, 2 legs and 2 balances (securities records are a view over the legs).
 
 The same hold is also run by pgbench itself (a script calling ``ledger_post_hold``), which
 separates the database side's cost from the Python client's. pgbench and ledger runs alternate
 per client count (and per round with ``--rounds``), so a
 change of load on a shared machine hits both alike. Prints holds/s, tps and the ratio per client
-count. The figures belong in docs/PERFORMANCE.md.
+count, and the CPU per transaction of the server backends and of the clients (steadier than the
+rates on a shared host). The figures belong in docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
@@ -78,6 +79,70 @@ def drop_database(db: dict, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# --- CPU per transaction ----------------------------------------------------------------------
+
+CPU: dict[tuple[str, int], tuple[float, float]] = {}  # (run, clients) -> best (server µs, client µs) per txn
+
+
+class CpuMeter:
+    """CPU time spent per transaction, by the PostgreSQL backends serving DBNAME (read from /proc,
+    polled every 0.1 s while the run lasts) and by the client processes (pgbench or the Python
+    workers: this process's waited-for children). Unlike the rates, it hardly depends on what else
+    the machine is running, so it shows where a gap comes from on a shared host."""
+
+    def __init__(self, db: dict, dbname: str):
+        import threading
+
+        self.db, self.dbname, self.last, self.stop = db, dbname, {}, threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        import psycopg
+
+        tick = os.sysconf("SC_CLK_TCK")
+        with psycopg.connect(dbname=self.dbname, host=self.db.get("HOST") or None, port=self.db.get("PORT") or None,
+                             user=self.db.get("USER") or None, password=self.db.get("PASSWORD") or None,
+                             autocommit=True) as conn:
+            while not self.stop.is_set():
+                pids = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+                                    "AND backend_type = 'client backend'", [self.dbname]).fetchall()
+                for (pid,) in pids:
+                    try:
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    self.last[pid] = (int(fields[11]) + int(fields[12])) / tick
+                time.sleep(0.1)
+
+    def __enter__(self):
+        import resource
+
+        self.children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def per_txn(self, transactions: int) -> tuple[float, float]:
+        import resource
+
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client = (after.ru_utime - self.children.ru_utime) + (after.ru_stime - self.children.ru_stime)
+        server = sum(self.last.values())
+        n = max(transactions, 1)
+        return server / n * 1e6, client / n * 1e6
+
+
+def record_cpu(run: str, count: int, meter: CpuMeter, transactions: int) -> str:
+    server, client = meter.per_txn(transactions)
+    best = CPU.get((run, count))
+    if best is None or server + client < sum(best):
+        CPU[(run, count)] = (server, client)
+    return f"  cpu/txn server={server:5.0f}us client={client:5.0f}us"
+
+
 # --- pgbench -----------------------------------------------------------------------------------
 
 def init_pgbench(db: dict, name: str, *, scale: int) -> None:
@@ -87,11 +152,14 @@ def init_pgbench(db: dict, name: str, *, scale: int) -> None:
 
 def run_pgbench(db: dict, name: str, *, count: int, seconds: int) -> float:
     jobs = max(1, min(count, os.cpu_count() or 1))
-    out = subprocess.run([pgbench_path(), "-c", str(count), "-j", str(jobs), "-T", str(seconds), name],
-                         env=libpq_env(db), check=True, capture_output=True, text=True).stdout
+    with CpuMeter(db, name) as meter:
+        out = subprocess.run([pgbench_path(), "-c", str(count), "-j", str(jobs), "-T", str(seconds), name],
+                             env=libpq_env(db), check=True, capture_output=True, text=True).stdout
     match = re.search(r"tps = ([\d.]+)", out)
     tps = float(match.group(1)) if match else 0.0
-    print(f"  pgbench TPC-B  clients={count:<2} tps={tps:9.1f}", flush=True)
+    done = re.search(r"number of transactions actually processed: (\d+)", out)
+    cpu = record_cpu("pgbench", count, meter, int(done.group(1)) if done else 0)
+    print(f"  pgbench TPC-B  clients={count:<2} tps={tps:9.1f}{cpu}", flush=True)
     return tps
 
 
@@ -140,7 +208,7 @@ def hold_worker(worker: int, customer_ids: list[int], seconds: float, start_at: 
     queue.put(done)
 
 
-def run_ledger(count: int, customer_ids: list[int], seconds: int) -> float:
+def run_ledger(db: dict, count: int, customer_ids: list[int], seconds: int) -> float:
     from django.db import connections
 
     connections.close_all()
@@ -149,13 +217,15 @@ def run_ledger(count: int, customer_ids: list[int], seconds: int) -> float:
     start_at = time.time() + 1.0 + 0.1 * count  # every process connected before the clock starts
     procs = [context.Process(target=hold_worker, args=(i, customer_ids, seconds, start_at, queue))
              for i in range(count)]
-    for proc in procs:
-        proc.start()
-    total = sum(queue.get() for _ in procs)
-    for proc in procs:
-        proc.join()
+    with CpuMeter(db, db["NAME"]) as meter:
+        for proc in procs:
+            proc.start()
+        total = sum(queue.get() for _ in procs)
+        for proc in procs:
+            proc.join()
     rate = total / seconds
-    print(f"  ledger holds   clients={count:<2} holds/s={rate:9.1f}", flush=True)
+    cpu = record_cpu("ledger", count, meter, total)  # client: the workers, set-up included
+    print(f"  ledger holds   clients={count:<2} holds/s={rate:9.1f}{cpu}", flush=True)
     return rate
 
 
@@ -169,14 +239,18 @@ def run_hold_sql(db: dict, name: str, *, count: int, seconds: int, customer_ids:
         f"jsonb_build_object('op', 'hold', 'customer', :c, 'currency', 'ETH', 'amount', '0.0001'));\n")
     jobs = max(1, min(count, os.cpu_count() or 1))
     try:
-        out = subprocess.run([pgbench_path(), "-n", "-c", str(count), "-j", str(jobs), "-T", str(seconds),
-                              "-f", str(script), name], env=libpq_env(db), check=True, capture_output=True,
-                             text=True).stdout
+        with CpuMeter(db, name) as meter:
+            out = subprocess.run([pgbench_path(), "-n", "-c", str(count), "-j", str(jobs), "-T", str(seconds),
+                                  "-f", str(script), name], env=libpq_env(db), check=True, capture_output=True,
+                                 text=True).stdout
     finally:
         script.unlink(missing_ok=True)
     match = re.search(r"tps = ([\d.]+)", out)
     rate = float(match.group(1)) if match else 0.0
-    print(f"  hold in SQL    clients={count:<2} holds/s={rate:9.1f}  (pgbench calling ledger_post_hold)", flush=True)
+    done = re.search(r"number of transactions actually processed: (\d+)", out)
+    cpu = record_cpu("sql", count, meter, int(done.group(1)) if done else 0)
+    print(f"  hold in SQL    clients={count:<2} holds/s={rate:9.1f}{cpu}  (pgbench calling ledger_post_hold)",
+          flush=True)
     return rate
 
 
@@ -240,7 +314,7 @@ def main() -> None:
             for count in clients:
                 pgbench[count] = max(pgbench.get(count, 0.0),
                                      run_pgbench(db, pg_db, count=count, seconds=args.seconds))
-                ledger[count] = max(ledger.get(count, 0.0), run_ledger(count, customer_ids, args.seconds))
+                ledger[count] = max(ledger.get(count, 0.0), run_ledger(db, count, customer_ids, args.seconds))
                 in_sql[count] = max(in_sql.get(count, 0.0),
                                     run_hold_sql(db, ledger_db, count=count, seconds=args.seconds,
                                                  customer_ids=customer_ids, tenant_id=tenant_id))
@@ -250,6 +324,12 @@ def main() -> None:
             sql_ratio = in_sql[count] / pgbench[count] if pgbench[count] else float("nan")
             print(f"{count:>7}  {pgbench[count]:>11.1f}  {ledger[count]:>14.1f}  {ratio:5.2f}x  |"
                   f" {in_sql[count]:>13.1f}  {sql_ratio:5.2f}x")
+        print("\nCPU per transaction (best round; server = backends, client = pgbench or the Python workers):")
+        for count in clients:
+            for run, label in (("pgbench", "TPC-B"), ("ledger", "ledger hold (Python)"), ("sql", "hold in SQL")):
+                server, client = CPU.get((run, count), (0.0, 0.0))
+                print(f"{count:>7}  {label:<21} server {server:6.0f} us  client {client:6.0f} us  "
+                      f"total {server + client:6.0f} us")
         from ledger.selectors import ledger_check
 
         problems = ledger_check()
