@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from approvals.forms import DecisionForm, TravelRuleForm
@@ -40,8 +40,14 @@ from approvals.services import (
     withdrawal_travel_rule_set,
     work_order_decide,
 )
-from chains.admin import amount_text, when_text
-from withdrawals_site.admin_tools import ReadOnlyAdminMixin, action_with_reason, run_service_per_object
+from withdrawals_site.admin_tools import (
+    ReadOnlyAdminMixin,
+    action_with_reason,
+    amount_text,
+    key_value_table,
+    run_service_per_object,
+    when_text,
+)
 from withdrawals_site.errors import DomainError
 
 
@@ -82,10 +88,8 @@ def context_table(context: dict | None):
                 map(str, value))
         return "—" if value in (None, "") else str(value)
 
-    rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>",
-                            ((CONTEXT_LABELS.get(key, key.replace("_", " ").capitalize()), text(value))
-                             for key, value in context.items()))
-    return format_html('<table class="kv">{}</table>', rows)
+    return key_value_table((CONTEXT_LABELS.get(key, key.replace("_", " ").capitalize()), text(value))
+                           for key, value in context.items())
 
 
 _LONG_TOKEN = re.compile(r"(?<![\w])[0-9A-Za-z]{24,}")

@@ -2,32 +2,14 @@
 ``clean()`` (run by the admin form) backed by database constraints."""
 
 
-from datetime import datetime
 from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from chains.models import Coin, Currency, Network
 from chains.services import coin_refresh_fee_estimate, coin_set_enabled
-from withdrawals_site.admin_tools import action_with_reason
-
-
-def amount_text(value: Decimal | None, unit: str = "") -> str:
-    """An exact amount as staff read it: no trailing zeros, thousands grouped, with its unit
-    ("0.25 ETH", "100,000 USDT"); "—" when there is none. Never rounds."""
-    if value is None:
-        return "—"
-    text = format(Decimal(value).normalize(), ",f")
-    return f"{text} {unit}".strip()
-
-
-def when_text(value: datetime | None) -> str:
-    """A moment with its time zone, to the second ("2026-11-22 07:38:44 UTC"); "—" when unset."""
-    if value is None:
-        return "—"
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+from withdrawals_site.admin_tools import action_with_reason, amount_text, when_text
 
 
 @admin.register(Currency)

@@ -14,7 +14,6 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from chains.admin import when_text
 from chains.fee_reserve import fee_reserve_overview
 from chains.models import (
     FeeReserveCoin,
@@ -25,7 +24,7 @@ from chains.models import (
     SendingSwitch,
 )
 from chains.pipeline import sending_pause_set
-from withdrawals_site.admin_tools import ActionsOnlyAdminMixin, ReadOnlyAdminMixin, action_with_reason
+from withdrawals_site.admin_tools import ActionsOnlyAdminMixin, ReadOnlyAdminMixin, action_with_reason, when_text
 
 
 def _flip(*, network, paused: bool):

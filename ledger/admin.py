@@ -3,27 +3,33 @@ services (withdrawal flow, top-up work orders); a correction is a new entry, nev
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery, Sum
 from django.http import HttpResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from ledger.exports import securities_csv
 from ledger.models import Account, JournalEntry, JournalLeg, SecuritiesPosting
 from ledger.services import securities_mark_synced
+from withdrawals_site.admin_tools import ReadOnlyAdminMixin, ReadOnlyInline, amount_text, key_value_table
 from withdrawals_site.errors import DomainError
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """No add, no change, no delete: the ledger is append-only and written by its services."""
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The ledger is append-only and written by its services: staff look, never edit."""
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+def _withdrawal_link(reference: str):
+    """Postings of a withdrawal carry ``withdrawal:<id>:<step>``: link to the order."""
+    match = re.match(r"withdrawal:(\d+):", reference or "")
+    if not match:
+        return None
+    url = reverse("admin:withdrawals_withdrawalorder_change", args=[match.group(1)])
+    return format_html('<a href="{}">W{}</a>', url, match.group(1))
 
 
 class OwnerFilter(admin.SimpleListFilter):
@@ -44,34 +50,42 @@ class OwnerFilter(admin.SimpleListFilter):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ["id", "owner", "currency", "instrument", "kind", "balance", "created_at"]
+    list_display = ["id", "owner", "currency", "instrument", "kind", "balance_display", "created_at"]
     list_filter = [OwnerFilter, "tenant", "currency", "kind", "instrument", "created_at"]
     search_fields = ["customer__reference", "customer__user__username", "instrument"]
     list_select_related = ["customer", "tenant"]
     readonly_fields = ["tenant", "customer", "currency", "instrument", "kind", "normal_sign", "balance", "created_at"]
     ordering = ["tenant_id", "customer_id", "currency", "instrument", "kind"]
 
+    @admin.display(description="balance", ordering="balance")
+    def balance_display(self, obj: Account) -> str:
+        return amount_text(obj.balance, obj.currency_id)
+
     @admin.display(description="owner")
     def owner(self, obj: Account) -> str:
         return f"customer {obj.customer.reference}" if obj.customer_id else f"tenant {obj.tenant.venue_code}"
 
 
-class LegInline(admin.TabularInline):
+class LegInline(ReadOnlyInline):
     model = JournalLeg
-    fields = ["account", "account_kind", "instrument", "debit", "credit"]
+    fields = ["account", "account_kind", "instrument", "debit_display", "credit_display"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("account")
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def has_view_permission(self, request, obj=None):
+        # Whoever may read an entry reads its debits and credits too.
+        return request.user.has_perm("ledger.view_journalentry")
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    @admin.display(description="debit")
+    def debit_display(self, leg: JournalLeg) -> str:
+        return amount_text(leg.debit, leg.currency_id) if leg.debit is not None else ""
+
+    @admin.display(description="credit")
+    def credit_display(self, leg: JournalLeg) -> str:
+        return amount_text(leg.credit, leg.currency_id) if leg.credit is not None else ""
 
     @admin.display(description="kind")
     def account_kind(self, leg: JournalLeg) -> str:
@@ -84,22 +98,44 @@ class LegInline(admin.TabularInline):
 
 @admin.register(JournalEntry)
 class JournalEntryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "reference", "kind", "currency", "customer", "created_at"]
-    list_filter = ["kind", "currency", "tenant", "created_at", "legs__account__kind"]
+    list_display = ["id", "reference", "withdrawal", "kind", "amount", "customer", "created_at"]
+    list_filter = ["kind", "currency", "tenant", "created_at"]  # by account kind: the legs list
     search_fields = ["reference", "customer__reference", "legs__account__instrument"]
     list_select_related = ["customer"]
     date_hierarchy = "created_at"
-    readonly_fields = ["reference", "kind", "tenant", "customer", "currency", "request", "memo", "created_at"]
+    readonly_fields = ["reference", "withdrawal", "kind", "tenant", "customer", "currency", "request_table", "memo",
+                       "created_at"]
     inlines = [LegInline]
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        # The entry's size: what its debits add up to (= its credits). A subquery, so that a search
+        # joining the legs again cannot multiply the sum.
+        debits = (JournalLeg.objects.filter(entry=OuterRef("pk"), amount__gt=0).order_by()
+                  .values("entry").annotate(total=Sum("amount")).values("total"))
+        return super().get_queryset(request).annotate(debits=Subquery(debits))
+
+    @admin.display(description="amount", ordering="debits")
+    def amount(self, entry: JournalEntry) -> str:
+        return amount_text(entry.debits, entry.currency_id)
+
+    @admin.display(description="withdrawal")
+    def withdrawal(self, entry: JournalEntry):
+        return _withdrawal_link(entry.reference) or "—"
+
+    @admin.display(description="request")
+    def request_table(self, entry: JournalEntry):
+        """What the posting service was asked (kept to refuse a reused reference with other amounts)."""
+        return key_value_table((key.replace("_", " "), value if not isinstance(value, list | dict) else
+                                ", ".join(map(str, value))) for key, value in (entry.request or {}).items())
 
 
 @admin.register(JournalLeg)
 class JournalLegAdmin(ReadOnlyAdmin):
     """Every posting line, filterable by owner, currency, instrument, kind and date."""
 
-    list_display = ["id", "entry_link", "account", "account__kind", "account__instrument", "debit", "credit",
-                    "entry__created_at"]
+    list_display = ["id", "entry_link", "account", "account__kind", "account__instrument", "debit_display",
+                    "credit_display", "entry__created_at"]
     list_filter = [OwnerFilter, "currency", "account__kind", "account__instrument", "entry__kind",
                    "entry__created_at"]
     search_fields = ["entry__reference", "account__customer__reference"]
@@ -110,6 +146,14 @@ class JournalLegAdmin(ReadOnlyAdmin):
     @admin.display(description="entry")
     def entry_link(self, leg: JournalLeg) -> str:
         return leg.entry.reference
+
+    @admin.display(description="debit")
+    def debit_display(self, leg: JournalLeg) -> str:
+        return amount_text(leg.debit, leg.currency_id) if leg.debit is not None else ""
+
+    @admin.display(description="credit")
+    def credit_display(self, leg: JournalLeg) -> str:
+        return amount_text(leg.credit, leg.currency_id) if leg.credit is not None else ""
 
 
 class SyncedFilter(admin.SimpleListFilter):
@@ -132,7 +176,7 @@ class SecuritiesPostingAdmin(ReadOnlyAdmin):
     """The securities sync queue: filter "Not yet synced", export the selection as CSV, book it in
     the securities account, then mark it synced. Exporting does not mark anything."""
 
-    list_display = ["leg_id", "created_at", "reference", "customer", "instrument", "account_kind", "quantity",
+    list_display = ["leg_id", "created_at", "reference", "customer", "instrument", "account_kind", "quantity_display",
                     "synced_at", "synced_by"]
     list_filter = [SyncedFilter, "currency", "instrument", "account_kind", "created_at"]
     search_fields = ["reference", "customer__reference", "instrument"]
@@ -140,6 +184,10 @@ class SecuritiesPostingAdmin(ReadOnlyAdmin):
     readonly_fields = ["leg", "entry", "reference", "customer", "instrument", "currency", "account_kind",
                        "quantity", "created_at", "synced_at", "synced_by"]
     actions = ["export_csv", "mark_synced"]
+
+    @admin.display(description="quantity", ordering="quantity")
+    def quantity_display(self, record: SecuritiesPosting) -> str:
+        return amount_text(record.quantity, record.currency_id)
     show_full_result_count = False
 
     @admin.action(description="Export the selected records as CSV", permissions=["view"])

@@ -25,6 +25,7 @@ from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Now
 
 from chains.models import AmountField
+from withdrawals_site.amounts import format_amount
 
 
 class AccountKind(models.TextChoices):
@@ -187,7 +188,8 @@ class JournalLeg(models.Model):
         # statement feature.
 
     def __str__(self) -> str:
-        return f"{'Dr' if self.amount > 0 else 'Cr'} {abs(self.amount)} {self.currency_id} → account {self.account_id}"
+        side = "Dr" if self.amount > 0 else "Cr"
+        return f"{side} {format_amount(abs(self.amount))} {self.currency_id} → account {self.account_id}"
 
     @property
     def debit(self):

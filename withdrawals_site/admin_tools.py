@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from withdrawals_site.errors import DomainError
 
@@ -78,3 +82,28 @@ class ActionsOnlyAdminMixin(ReadOnlyAdminMixin):
 class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
+
+
+# --- how the admin shows values ------------------------------------------------------------------
+
+def amount_text(value: Decimal | None, unit: str = "") -> str:
+    """An exact amount as staff read it: no trailing zeros, thousands grouped, with its unit
+    ("0.25 ETH", "100,000 USDT"); "—" when there is none. Never rounds."""
+    if value is None:
+        return "—"
+    text = format(Decimal(value).normalize(), ",f")
+    return f"{text} {unit}".strip()
+
+
+def when_text(value: datetime | None) -> str:
+    """A moment with its time zone, to the second ("2026-11-22 07:38:44 UTC"); "—" when unset."""
+    if value is None:
+        return "—"
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def key_value_table(rows: Iterable[tuple[str, object]]):
+    """Labelled values as a two-column table (instead of a JSON dump); empty values show "—"."""
+    body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>",
+                            ((label, "—" if value in (None, "") else value) for label, value in rows))
+    return format_html('<table class="kv">{}</table>', body)

@@ -5,11 +5,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from chains.admin import amount_text, when_text
 from chains.pipeline import withdrawal_fee_bump
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
 from withdrawals.services.orders import withdrawal_reject, withdrawal_resubmit
-from withdrawals_site.admin_tools import ReadOnlyInline, action_with_reason, run_service_per_object
+from withdrawals_site.admin_tools import (
+    ReadOnlyInline,
+    action_with_reason,
+    amount_text,
+    key_value_table,
+    run_service_per_object,
+    when_text,
+)
 
 
 class _OrderPartInline(ReadOnlyInline):
@@ -186,8 +192,7 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
                 ("Beneficiary", beneficiary.get("name", "")),
                 ("Beneficiary address", beneficiary.get("address", "")),
                 ("Beneficiary VASP", vasp or ("self-hosted wallet" if data.get("self_hosted") else "—"))]
-        body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v or "—") for k, v in rows))
-        return format_html('<table class="kv">{}</table>', body)
+        return key_value_table(rows)
 
     @admin.display(description="created at", ordering="created_at")
     def created_display(self, obj):
