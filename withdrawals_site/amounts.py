@@ -7,8 +7,9 @@ from decimal import Decimal, InvalidOperation
 
 from withdrawals_site.errors import DomainError
 
-_PLAIN_DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?$")
-_SIGNED_DECIMAL = re.compile(r"^-[0-9]+(\.[0-9]+)?$")
+# Matched with fullmatch: "$" would also match before a trailing newline ("1.5\n").
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+_SIGNED_DECIMAL = re.compile(r"-[0-9]+(\.[0-9]+)?")
 
 
 def parse_amount(value, *, field: str = "amount", max_decimals: int | None = None) -> Decimal:
@@ -18,9 +19,9 @@ def parse_amount(value, *, field: str = "amount", max_decimals: int | None = Non
     """
     if not isinstance(value, str) or not value:
         raise DomainError("invalid_amount", "The amount must be a decimal string such as \"0.015\".", field=field)
-    if _SIGNED_DECIMAL.match(value):
+    if _SIGNED_DECIMAL.fullmatch(value):
         raise DomainError("amount_not_positive", field=field)
-    if not _PLAIN_DECIMAL.match(value):
+    if not _PLAIN_DECIMAL.fullmatch(value):
         raise DomainError("invalid_amount", "The amount must be a decimal string such as \"0.015\".", field=field)
     try:
         amount = Decimal(value)
