@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from chains.selectors import coins_open_for_withdrawal
 from chains.services import coins_refresh_stale_fee_estimates
+from withdrawals_site.api_docs import error_responses
 
 FEE_ESTIMATE_MAX_AGE = timedelta(seconds=120)
 FEE_ESTIMATE_TIMEOUT_SECONDS = 2.0
@@ -77,9 +78,8 @@ class CoinsView(APIView):
         operation_id="coins_list",
         summary="Coins open for withdrawal",
         description="Each coin (a currency on a network) with its withdrawal settings and the current network "
-                    "fee estimate. Amounts are decimal strings. Errors: `unauthenticated` (401), "
-                    "`permission_denied` (403, not an App customer), `throttled` (429).",
-        responses=OutputSerializer(many=True),
+                    "fee estimate. Amounts are decimal strings.",
+        responses={200: OutputSerializer(many=True), **error_responses("unauthenticated", "permission_denied")},
     )
     def get(self, request):
         coins = list(coins_open_for_withdrawal())

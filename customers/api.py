@@ -12,6 +12,8 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from customers.selectors import customer_for_user
+from withdrawals_site.api_docs import error_responses
+from withdrawals_site.api_fields import StrictCharField
 from withdrawals_site.errors import DomainError
 
 
@@ -31,8 +33,8 @@ class TokenView(APIView):
         class Meta:
             ref_name = "TokenRequest"
 
-        username = serializers.CharField(max_length=150)
-        password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+        username = StrictCharField(max_length=150)
+        password = StrictCharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
@@ -46,7 +48,10 @@ class TokenView(APIView):
         description="Errors: `validation_error` (400, a field missing; `field` names it), `unauthenticated` "
                     "(401, wrong username or password, or the user is inactive), `permission_denied` (403, "
                     "the user is not an App customer), `throttled` (429).",
-        request=InputSerializer, responses={200: OutputSerializer}, auth=[],
+        request=InputSerializer,
+        responses={200: OutputSerializer,
+                   **error_responses("validation_error", "unauthenticated", "permission_denied", "throttled")},
+        auth=[],
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -77,7 +82,7 @@ class MeView(APIView):
         operation_id="me",
         summary="The logged-in customer's profile",
         description="Errors: `unauthenticated` (401), `permission_denied` (403, not an App customer).",
-        responses=OutputSerializer,
+        responses={200: OutputSerializer, **error_responses("unauthenticated", "permission_denied")},
     )
     def get(self, request):
         return Response(self.OutputSerializer(request.customer).data)

@@ -1,5 +1,6 @@
 """Serializer fields for exact amounts, shared by every App endpoint."""
 
+from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -37,3 +38,28 @@ class AmountInput(serializers.Field):
 
     def to_representation(self, value):
         return value
+
+
+class StrictCharField(serializers.CharField):
+    """A text input that is text: a JSON number or boolean is ``validation_error``, not turned
+    into "0" or "True" (DRF's CharField coerces numbers). Form and multipart values are text."""
+
+    default_error_messages = {"invalid": "Not a valid string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer input that is a JSON integer: ``"5"``, ``5.0`` or ``true`` is ``validation_error``
+    (DRF's IntegerField takes them). A form or multipart body can only send text, so there a
+    string of digits is still read as the integer it spells."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        if isinstance(data, str) and not isinstance(getattr(self.root, "initial_data", None), QueryDict):
+            self.fail("invalid")
+        return super().to_internal_value(data)

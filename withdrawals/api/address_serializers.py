@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from withdrawals.models.addresses import AddressChallenge, CustomerAddress
 from withdrawals.selectors.addresses import address_is_usable
+from withdrawals_site.api_fields import StrictCharField
 
 
 class MicropaymentOutputSerializer(serializers.Serializer):
@@ -46,11 +47,11 @@ class AddressOutputSerializer(serializers.ModelSerializer):
 
 
 class AddressCreateInputSerializer(serializers.Serializer):
-    network = serializers.CharField(max_length=16, help_text="Network code: ETH, BTC, TRON.")
+    network = StrictCharField(max_length=16, help_text="Network code: ETH, BTC, TRON.")
     # Not trimmed, blank allowed: the address rules (chains.addresses) answer invalid_address.
-    address = serializers.CharField(max_length=1000, allow_blank=True, trim_whitespace=False)
-    label = serializers.CharField(max_length=100, allow_blank=True, required=False, default="")
-    memo = serializers.CharField(max_length=100, allow_blank=True, required=False, default="",
+    address = StrictCharField(max_length=1000, allow_blank=True, trim_whitespace=False)
+    label = StrictCharField(max_length=100, allow_blank=True, required=False, default="")
+    memo = StrictCharField(max_length=100, allow_blank=True, required=False, default="",
                                  help_text="Destination tag / memo, where the network has one.")
 
 
@@ -65,9 +66,9 @@ class AddressVerifyInputSerializer(serializers.Serializer):
     """One body, three methods. JSON for ``signature`` and ``micropayment``; multipart for ``evidence``."""
 
     method = serializers.ChoiceField(choices=CustomerAddress.Method.choices)
-    nonce = serializers.CharField(max_length=64, required=False,
+    nonce = StrictCharField(max_length=64, required=False,
                                   help_text="signature: the nonce of a challenge from POST …/challenge/.")
-    signature = serializers.CharField(max_length=1000, required=False,
+    signature = StrictCharField(max_length=1000, required=False,
                                       help_text="signature: the signature of the challenge message by the address's "
                                                 "key — 0x-hex (EIP-191 on ETH, TRON message signing on TRON) or "
                                                 "base64 (Bitcoin signed message on BTC).")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -14,19 +20,26 @@ from withdrawals.selectors.orders import withdrawal_get_for_customer, withdrawal
 from withdrawals.services.orders import withdrawal_cancel, withdrawal_request
 from withdrawals.services.otp import totp_confirm, totp_enroll
 from withdrawals_site.api_docs import error_responses
-from withdrawals_site.api_fields import AmountInput, AmountString
+from withdrawals_site.api_fields import AmountInput, AmountString, StrictCharField, StrictIntegerField
+
+AUTH = ("unauthenticated", "permission_denied")
 
 
 class HistorySerializer(serializers.Serializer):
-    # "from" is a Python keyword, so the field is declared under another name and renamed below.
-    from_ = serializers.CharField(source="from_status")
+    # "from" is a Python keyword, so the field is declared under another name and renamed in
+    # get_fields (not in to_representation): the OpenAPI schema then documents "from" too.
+    from_ = serializers.CharField(source="from_status", allow_null=True,
+                                  help_text="The status before the move; null for the request itself.")
     to = serializers.CharField(source="to_status")
     at = serializers.DateTimeField()
     reason = serializers.CharField()
 
+    def get_fields(self):
+        return {("from" if name == "from_" else name): field for name, field in super().get_fields().items()}
+
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        data["from"] = data.pop("from_") or None
+        data["from"] = data["from"] or None
         return data
 
 
@@ -52,17 +65,48 @@ class WithdrawalOutput(serializers.Serializer):
     split = SplitLineSerializer(many=True)
     history = HistorySerializer(many=True)
     created_at = serializers.DateTimeField()
-    completed_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True, help_text="When it completed; null until then.")
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True, "nullable": True})
+class TravelRuleInput(serializers.JSONField):
+    """A JSON object (or null); its sections are checked where the travel rule is applied."""
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Travel-rule data must be an object.")
+        if _has_nul(data):  # PostgreSQL's jsonb refuses \u0000: it was a 500
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return data
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 class WithdrawalInput(serializers.Serializer):
-    currency = serializers.CharField(max_length=12)
-    network = serializers.CharField(max_length=16)
-    address_id = serializers.IntegerField()
+    currency = StrictCharField(max_length=12)
+    network = StrictCharField(max_length=16)
+    address_id = StrictIntegerField()
     amount = AmountInput()
-    otp = serializers.CharField(max_length=12, help_text="The 6-digit TOTP code.")
-    travel_rule = serializers.JSONField(required=False, help_text="Originator/beneficiary (IVMS101 subset), "
-                                                                  "required at or above the travel-rule threshold.")
+    otp = StrictCharField(max_length=12, help_text="The 6-digit TOTP code.")
+    travel_rule = TravelRuleInput(required=False, allow_null=True,
+                                  help_text="Originator/beneficiary (IVMS101 subset), required at or above the "
+                                            "travel-rule threshold; null or absent: none given.")
+
+
+class WithdrawalFilters(serializers.Serializer):
+    """The list's query parameters: text without NUL characters (they were a 500 from PostgreSQL)."""
+
+    status = StrictCharField(required=False, allow_blank=True)
+    currency = StrictCharField(required=False, allow_blank=True)
 
 
 class WithdrawalRequestThrottle(ScopedRateThrottle):
@@ -82,11 +126,14 @@ class WithdrawalListCreate(GenericAPIView):
     @extend_schema(
         operation_id="withdrawals_list",
         parameters=[OpenApiParameter("status", str), OpenApiParameter("currency", str)],
-        responses={200: WithdrawalOutput(many=True), **error_responses("unauthenticated", "permission_denied")},
+        # not_found: a page number that is not a page (DRF's pagination: "Invalid page.").
+        responses={200: WithdrawalOutput(many=True), **error_responses("validation_error", "not_found", *AUTH)},
     )
     def get(self, request):
-        queryset = withdrawals_for_customer(customer=request.customer, status=request.query_params.get("status"),
-                                            currency=request.query_params.get("currency"))
+        filters = WithdrawalFilters(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = withdrawals_for_customer(customer=request.customer, status=filters.validated_data.get("status"),
+                                            currency=filters.validated_data.get("currency"))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(WithdrawalOutput(page, many=True).data)
 
@@ -120,7 +167,7 @@ class WithdrawalListCreate(GenericAPIView):
 
 class WithdrawalDetail(APIView):
     @extend_schema(operation_id="withdrawals_retrieve", responses={200: WithdrawalOutput,
-                                                                   **error_responses("not_found", "unauthenticated")})
+                                                                   **error_responses("not_found", *AUTH)})
     def get(self, request, order_id: int):
         order = withdrawal_get_for_customer(customer=request.customer, order_id=order_id)
         return Response(WithdrawalOutput(order).data)
@@ -128,8 +175,7 @@ class WithdrawalDetail(APIView):
 
 class WithdrawalCancel(APIView):
     @extend_schema(operation_id="withdrawals_cancel", request=None,
-                   responses={200: WithdrawalOutput, **error_responses("not_found", "not_cancellable",
-                                                                       "unauthenticated")})
+                   responses={200: WithdrawalOutput, **error_responses("not_found", "not_cancellable", *AUTH)})
     def post(self, request, order_id: int):
         order = withdrawal_get_for_customer(customer=request.customer, order_id=order_id)
         withdrawal_cancel(order=order, actor=request.user)
@@ -152,7 +198,7 @@ class BalanceOutput(serializers.Serializer):
 
 class Balances(APIView):
     @extend_schema(operation_id="balances_list", responses={200: BalanceOutput(many=True),
-                                                            **error_responses("unauthenticated")})
+                                                            **error_responses(*AUTH)})
     def get(self, request):
         return Response(BalanceOutput(customer_balances(customer=request.customer), many=True).data)
 
@@ -161,17 +207,22 @@ class OtpEnroll(APIView):
     @extend_schema(operation_id="otp_enroll", request=None,
                    responses={201: inline_serializer("OtpEnrollment", {"secret": serializers.CharField(),
                                                                        "otpauth_url": serializers.CharField()}),
-                              **error_responses("validation_error", "unauthenticated")})
+                              **error_responses("validation_error", *AUTH)})
     def post(self, request):
         _, secret, uri = totp_enroll(customer=request.customer)
         return Response({"secret": secret, "otpauth_url": uri}, status=status.HTTP_201_CREATED)
 
 
+class OtpConfirmInput(serializers.Serializer):
+    code = StrictCharField(max_length=12, help_text="A code from the authenticator app (6 digits).")
+
+
 class OtpConfirm(APIView):
-    @extend_schema(operation_id="otp_confirm",
-                   request=inline_serializer("OtpConfirmInput", {"code": serializers.CharField()}),
+    @extend_schema(operation_id="otp_confirm", request=OtpConfirmInput,
                    responses={200: inline_serializer("OtpConfirmed", {"confirmed": serializers.BooleanField()}),
-                              **error_responses("invalid_otp", "unauthenticated")})
+                              **error_responses("validation_error", "invalid_otp", *AUTH)})
     def post(self, request):
-        totp_confirm(customer=request.customer, code=str(request.data.get("code", "")))
+        data = OtpConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        totp_confirm(customer=request.customer, code=data.validated_data["code"])
         return Response({"confirmed": True})
