@@ -32,6 +32,18 @@ def _withdrawal_link(reference: str):
     return format_html('<a href="{}">W{}</a>', url, match.group(1))
 
 
+class LegSidesMixin:
+    """A leg's debit and credit columns as staff read them (blank on the other side)."""
+
+    @admin.display(description="debit")
+    def debit_display(self, leg: JournalLeg) -> str:
+        return amount_text(leg.debit, leg.currency_id) if leg.debit is not None else ""
+
+    @admin.display(description="credit")
+    def credit_display(self, leg: JournalLeg) -> str:
+        return amount_text(leg.credit, leg.currency_id) if leg.credit is not None else ""
+
+
 class OwnerFilter(admin.SimpleListFilter):
     title = "owner"
     parameter_name = "owner"
@@ -66,7 +78,7 @@ class AccountAdmin(ReadOnlyAdmin):
         return f"customer {obj.customer.reference}" if obj.customer_id else f"tenant {obj.tenant.venue_code}"
 
 
-class LegInline(ReadOnlyInline):
+class LegInline(LegSidesMixin, ReadOnlyInline):
     model = JournalLeg
     fields = ["account", "account_kind", "instrument", "debit_display", "credit_display"]
     readonly_fields = fields
@@ -79,13 +91,6 @@ class LegInline(ReadOnlyInline):
         # Whoever may read an entry reads its debits and credits too.
         return request.user.has_perm("ledger.view_journalentry")
 
-    @admin.display(description="debit")
-    def debit_display(self, leg: JournalLeg) -> str:
-        return amount_text(leg.debit, leg.currency_id) if leg.debit is not None else ""
-
-    @admin.display(description="credit")
-    def credit_display(self, leg: JournalLeg) -> str:
-        return amount_text(leg.credit, leg.currency_id) if leg.credit is not None else ""
 
     @admin.display(description="kind")
     def account_kind(self, leg: JournalLeg) -> str:
@@ -131,7 +136,7 @@ class JournalEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(JournalLeg)
-class JournalLegAdmin(ReadOnlyAdmin):
+class JournalLegAdmin(LegSidesMixin, ReadOnlyAdmin):
     """Every posting line, filterable by owner, currency, instrument, kind and date."""
 
     list_display = ["id", "entry_link", "account", "account__kind", "account__instrument", "debit_display",
@@ -147,13 +152,6 @@ class JournalLegAdmin(ReadOnlyAdmin):
     def entry_link(self, leg: JournalLeg) -> str:
         return leg.entry.reference
 
-    @admin.display(description="debit")
-    def debit_display(self, leg: JournalLeg) -> str:
-        return amount_text(leg.debit, leg.currency_id) if leg.debit is not None else ""
-
-    @admin.display(description="credit")
-    def credit_display(self, leg: JournalLeg) -> str:
-        return amount_text(leg.credit, leg.currency_id) if leg.credit is not None else ""
 
 
 class SyncedFilter(admin.SimpleListFilter):
