@@ -27,3 +27,5 @@ def pytest_configure(config):
     from django.conf import settings
 
     settings.CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:8]}"
+    # The offline BTC chain mines only when a test says so (workers inherit this too).
+    os.environ.setdefault("BTC_TEST_BLOCK_SECONDS", "0")

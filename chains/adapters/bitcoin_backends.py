@@ -58,7 +58,10 @@ class BitcoinBackend(Protocol):
 def backend_for(network: NetworkConfig, *, address_network: str) -> BitcoinBackend:
     if network.rpc_url:
         return BitcoindRpcBackend(network.rpc_url, address_network=address_network)
-    return LocalTestChainBackend(default_test_chain_dir(), address_network=address_network or "bitcoinlib_test")
+    # The embedded default mines on its own (BTC_TEST_BLOCK_SECONDS, 10 s) so the demo's BTC
+    # withdrawals confirm; tests set it to 0 and mine explicitly.
+    return LocalTestChainBackend(default_test_chain_dir(), address_network=address_network or "bitcoinlib_test",
+                                 block_seconds=float(os.environ.get("BTC_TEST_BLOCK_SECONDS", "10")))
 
 
 def default_test_chain_dir() -> Path:
