@@ -11,13 +11,14 @@ import pytest
 
 from chains.adapters.tron import address_from_private_key
 from chains.adapters.utxo import btc_to_sat, sat_to_btc
-from tests.chains.test_tron_pipeline import fee_of, tron_scene
 from tests.fixtures.pipeline import (
     TRON_HOT_KEY,
     assert_kind_settled,
     btc_addresses,
+    fee_of,
     make_btc_scene,
     sweep_via_worker,
+    tron_scene,
     wait_status,
 )
 from withdrawals.models import WithdrawalOrder, WithdrawalTransaction

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 
@@ -18,15 +17,12 @@ from chains.adapters import network_config
 from chains.adapters.tron import TronAdapter, address_from_private_key, encode_raw_data, recover_signer
 from chains.adapters.tron_backends import RecordedTronBackend
 from chains.pipeline import _sign_and_store, pipeline_send, pipeline_sweep
-from tests.fixtures.factories import CoinFactory, CurrencyFactory, tron_network
-from tests.fixtures.pipeline import assert_kind_settled, make_kind_scene
+from tests.fixtures.pipeline import TRON_HOT_KEY, assert_kind_settled, fee_of, tron_scene
 from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
 
 S = WithdrawalOrder.Status
-HOT_KEY = bytes.fromhex("5a" * 32)
+HOT_KEY = TRON_HOT_KEY
 HOT = address_from_private_key(HOT_KEY)
-RECIPIENT = "TVjsyZ7fYF3qLF6BQgPmTEZy1xrNNyVAAA"
-USDT_CONTRACT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 START = 1_714_000_100.0  # just after the recorded block
 
 
@@ -59,16 +55,6 @@ def node(tmp_path, clock, monkeypatch) -> RecordedTronBackend:
     return backend
 
 
-def tron_scene():
-    network = tron_network()
-    coin = CoinFactory(currency=CurrencyFactory(code="USDT", decimals=6), network=network, decimals=6,
-                       contract_address=USDT_CONTRACT, min_amount=Decimal("10"), max_amount=Decimal("100000"),
-                       daily_limit=Decimal("200000"), customer_fee=Decimal("1"), confirmations=1,
-                       fee_cap=Decimal("30"))
-    return make_kind_scene(network=network, coin=coin, recipient=RECIPIENT, deposit=Decimal("500"),
-                           main_account=Decimal("100"), price_hkd="7.8")
-
-
 def check_signed(candidate: WithdrawalTransaction) -> dict:
     """As a node would: raw_data_hex is raw_data, txid = sha256(raw bytes), signer = the hot wallet."""
     tx = json.loads(candidate.raw)
@@ -78,10 +64,6 @@ def check_signed(candidate: WithdrawalTransaction) -> dict:
     assert recover_signer(tx["txID"], tx["signature"][0]) == HOT == candidate.sender
     assert "data" not in tx["raw_data"]  # no memo
     return tx
-
-
-def fee_of(node: RecordedTronBackend, tx_hash: str) -> Decimal:
-    return Decimal(node.post("/wallet/gettransactioninfobyid", {"value": tx_hash})["fee"]).scaleb(-6)
 
 
 @pytest.mark.django_db
