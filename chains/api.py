@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -14,39 +12,10 @@ from rest_framework.views import APIView
 from chains.selectors import coins_open_for_withdrawal
 from chains.services import coins_refresh_stale_fee_estimates
 from withdrawals_site.api_docs import error_responses
+from withdrawals_site.api_fields import AmountString
 
 FEE_ESTIMATE_MAX_AGE = timedelta(seconds=120)
 FEE_ESTIMATE_TIMEOUT_SECONDS = 2.0
-
-
-def amount_str(value: Decimal | None) -> str | None:
-    """An exact amount as a plain decimal string without trailing zeros: "0.001", "100"."""
-    if value is None:
-        return None
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in {"", "-0"} else text
-
-
-class AmountField(serializers.Field):
-    """Read-only amount, rendered with ``amount_str`` (never a float, never an exponent)."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("read_only", True)
-        super().__init__(**kwargs)
-
-    def to_representation(self, value):
-        return amount_str(value)
-
-
-class AmountFieldSchema(OpenApiSerializerFieldExtension):
-    """drf-spectacular: an AmountField is a string holding a decimal."""
-
-    target_class = "chains.api.AmountField"
-
-    def map_serializer_field(self, auto_schema, direction):
-        return {"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d+)?$", "example": "0.015"}
 
 
 class CoinsView(APIView):
@@ -59,11 +28,11 @@ class CoinsView(APIView):
         contract = serializers.CharField(source="contract_address", allow_null=True,
                                          help_text="Token contract; null for the network's native coin.")
         decimals = serializers.IntegerField(help_text="Decimals an amount may have.")
-        min_amount = AmountField()
-        max_amount = AmountField()
-        daily_limit = AmountField(help_text="Per customer per UTC day at KYC level 1.")
-        customer_fee = AmountField()
-        network_fee_estimate = AmountField(allow_null=True,
+        min_amount = AmountString()
+        max_amount = AmountString()
+        daily_limit = AmountString(help_text="Per customer per UTC day at KYC level 1.")
+        customer_fee = AmountString()
+        network_fee_estimate = AmountString(allow_null=True,
                                            help_text="Estimated network fee, in fee_currency; null if unknown.")
         fee_currency = serializers.CharField(source="fee_currency.code")
         confirmations = serializers.IntegerField()

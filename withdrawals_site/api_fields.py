@@ -9,7 +9,7 @@ from withdrawals_site.amounts import format_amount
 from withdrawals_site.errors import DomainError
 
 
-@extend_schema_field({"type": "string", "format": "decimal", "example": "0.015"})
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d+)?$", "example": "0.015"})
 class AmountString(serializers.Field):
     """Exact amounts leave the API as canonical decimal strings ("0.015")."""
 
