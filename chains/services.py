@@ -5,6 +5,7 @@ The kill switches (pause sending per network or everywhere) are ``chains.pipelin
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import timedelta
@@ -45,24 +46,43 @@ def _store_estimate(coin: Coin, fee: Decimal) -> Decimal:
     return fee
 
 
+def _read_estimates(coins: list[Coin], *, timeout: float | None) -> list[Coin]:
+    """Ask each coin's chain for its fee, in parallel and within ``timeout`` seconds overall (no
+    limit when None), and store what answers. Returns the coins whose node failed or was slow:
+    each is logged and keeps its stored estimate."""
+    failed: list[Coin] = []
+    futures = []
+    for coin in coins:
+        try:
+            futures.append((coin, _chain_calls.submit(_fee_call(coin))))
+        except Exception as exc:  # noqa: BLE001 - e.g. no adapter for the network kind
+            failed.append(_kept(coin, f"{type(exc).__name__}: {exc}"))
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for coin, future in futures:
+        try:
+            fee = future.result(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            failed.append(_kept(coin, f"no answer from the node within {timeout}s"))
+        except Exception as exc:  # noqa: BLE001 - any chain failure keeps the old value
+            failed.append(_kept(coin, f"{type(exc).__name__}: {exc}"))
+        else:
+            _store_estimate(coin, fee)
+    return failed
+
+
+def _kept(coin: Coin, why: str) -> Coin:
+    logger.warning("Fee estimate for %s failed (%s); keeping %s", coin, why, coin.network_fee_estimate)
+    return coin
+
+
 def coin_refresh_fee_estimate(*, coin: Coin, timeout: float | None = None) -> Decimal | None:
     """Read the network fee of one withdrawal of ``coin`` from its chain and store it.
 
     A chain error (or no answer within ``timeout`` seconds) leaves the stored estimate as it
     was, logs a warning, and returns the stored value.
     """
-    try:
-        call = _fee_call(coin)
-        fee = call() if timeout is None else _chain_calls.submit(call).result(timeout=timeout)
-    except FutureTimeout:
-        logger.warning("Fee estimate for %s: no answer from the node within %ss; keeping %s",
-                       coin, timeout, coin.network_fee_estimate)
-        return coin.network_fee_estimate
-    except Exception as exc:  # noqa: BLE001 - any chain failure keeps the old value
-        logger.warning("Fee estimate for %s failed (%s: %s); keeping %s",
-                       coin, type(exc).__name__, exc, coin.network_fee_estimate)
-        return coin.network_fee_estimate
-    return _store_estimate(coin, fee)
+    _read_estimates([coin], timeout=timeout)
+    return coin.network_fee_estimate
 
 
 FAILED_ESTIMATE_BACKOFF_SECONDS = 30
@@ -83,31 +103,7 @@ def coins_refresh_stale_fee_estimates(*, coins: list[Coin], max_age: timedelta, 
         stale = [c for c in stale if _backoff_key(c) not in backing_off]
     if not stale:
         return
-    failed: list[Coin] = []
-    futures = []
-    for coin in stale:
-        try:
-            futures.append((coin, _chain_calls.submit(_fee_call(coin))))
-        except Exception as exc:  # noqa: BLE001 - e.g. no adapter for the network kind
-            logger.warning("Fee estimate for %s failed (%s: %s); keeping %s",
-                           coin, type(exc).__name__, exc, coin.network_fee_estimate)
-            failed.append(coin)
-    deadline = timezone.now() + timedelta(seconds=timeout)
-    for coin, future in futures:
-        remaining = max(0.0, (deadline - timezone.now()).total_seconds())
-        try:
-            fee = future.result(timeout=remaining)
-        except FutureTimeout:
-            logger.warning("Fee estimate for %s: no answer within %ss; keeping %s",
-                           coin, timeout, coin.network_fee_estimate)
-            failed.append(coin)
-            continue
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("Fee estimate for %s failed (%s: %s); keeping %s",
-                           coin, type(exc).__name__, exc, coin.network_fee_estimate)
-            failed.append(coin)
-            continue
-        _store_estimate(coin, fee)
+    failed = _read_estimates(stale, timeout=timeout)
     if failed:
         cache.set_many({_backoff_key(c): True for c in failed}, FAILED_ESTIMATE_BACKOFF_SECONDS)
 
