@@ -16,7 +16,7 @@ def main():
 
 def explain_startup_error(exc: Exception) -> None:
     """Exit with a clear message when ``exc`` comes from the configuration; return otherwise."""
-    from withdrawals_site.embedded import EmbeddedServiceError
+    from core.embedded import EmbeddedServiceError
 
     if isinstance(exc, EmbeddedServiceError):
         sys.stderr.write(f"Configuration error: {exc}\n")

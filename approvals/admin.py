@@ -40,7 +40,7 @@ from approvals.services import (
     withdrawal_travel_rule_set,
     work_order_decide,
 )
-from withdrawals_site.admin_tools import (
+from core.admin_tools import (
     ReadOnlyAdminMixin,
     action_with_reason,
     amount_text,
@@ -48,7 +48,7 @@ from withdrawals_site.admin_tools import (
     run_service_per_object,
     when_text,
 )
-from withdrawals_site.errors import DomainError
+from core.errors import DomainError
 
 
 def approval_panel(work_order, user, *, next_url: str = "") -> dict:

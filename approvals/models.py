@@ -20,7 +20,7 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin, transition
 
-from chains.models import AmountField
+from core.fields import AmountField
 
 
 class WorkOrderType(models.TextChoices):

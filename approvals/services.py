@@ -35,7 +35,7 @@ from approvals.models import (
 )
 from approvals.screening import ALERT, REJECT
 from approvals.travel_rule import same_address, travel_rule_validate
-from withdrawals_site.errors import DomainError
+from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ Status = WorkOrder.Status
 StepState = WorkOrderStep.State
 Kind = WorkOrderEvent.Kind
 
-# The codes this app adds to the public table (withdrawals_site.errors), with their statuses.
+# The codes this app adds to the public table (core.errors), with their statuses.
 MAKER_CANNOT_APPROVE = ("maker_cannot_approve", 403)
 ALREADY_DECIDED = ("already_decided", 409)
 WORK_ORDER_CLOSED = ("work_order_closed", 409)

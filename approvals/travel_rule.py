@@ -15,7 +15,7 @@ customer declares the destination is their own unhosted wallet).
 
 from __future__ import annotations
 
-from withdrawals_site.errors import DomainError
+from core.errors import DomainError
 
 NAME_MAX = 140
 ACCOUNT_MAX = 128

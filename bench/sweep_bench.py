@@ -200,7 +200,7 @@ def main() -> None:
     anvil = None
     rpc_url = args.rpc
     if not rpc_url:
-        from withdrawals_site.embedded import free_port, start_anvil
+        from core.embedded import free_port, start_anvil
 
         port = free_port()
         anvil = start_anvil(port=port, log=Path("/tmp") / f"sweepbench-anvil-{port}.log")

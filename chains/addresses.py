@@ -18,7 +18,7 @@ import logging
 
 from chains.adapters import AddressError, adapter_class
 from chains.models import Network
-from withdrawals_site.errors import DomainError
+from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

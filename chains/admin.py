@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from chains.models import Coin, Currency, Network
 from chains.services import coin_refresh_fee_estimate, coin_set_enabled
-from withdrawals_site.admin_tools import action_with_reason, amount_text, when_text
+from core.admin_tools import action_with_reason, amount_text, when_text
 
 
 @admin.register(Currency)

@@ -24,13 +24,13 @@ from chains.models import (
     SendingSwitch,
 )
 from chains.pipeline import sending_pause_set
-from withdrawals_site.admin_tools import ActionsOnlyAdminMixin, ReadOnlyAdminMixin, action_with_reason, when_text
+from core.admin_tools import ActionsOnlyAdminMixin, ReadOnlyAdminMixin, action_with_reason, when_text
 
 
 def _flip(*, network, paused: bool):
     def service(obj, actor, reason):
         if not sending_pause_set(network=network(obj), paused=paused, actor=actor, reason=reason):
-            from withdrawals_site.errors import DomainError
+            from core.errors import DomainError
 
             raise DomainError("invalid_transition", f"Already {'paused' if paused else 'sending'}.")
 

@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 
 from chains.selectors import coins_open_for_withdrawal
 from chains.services import coins_refresh_stale_fee_estimates
-from withdrawals_site.api_docs import error_responses
-from withdrawals_site.api_fields import AmountString
+from core.api_docs import AUTH_ERRORS, error_responses
+from core.api_fields import AmountString
 
 FEE_ESTIMATE_MAX_AGE = timedelta(seconds=120)
 FEE_ESTIMATE_TIMEOUT_SECONDS = 2.0
@@ -48,7 +48,7 @@ class CoinsView(APIView):
         summary="Coins open for withdrawal",
         description="Each coin (a currency on a network) with its withdrawal settings and the current network "
                     "fee estimate. Amounts are decimal strings.",
-        responses={200: OutputSerializer(many=True), **error_responses("unauthenticated", "permission_denied")},
+        responses={200: OutputSerializer(many=True), **error_responses(*AUTH_ERRORS)},
     )
     def get(self, request):
         coins = list(coins_open_for_withdrawal())

@@ -9,15 +9,8 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
-from withdrawals_site.amounts import decimal_places
-
-AMOUNT_DIGITS = 38
-AMOUNT_PLACES = 18
-
-
-def AmountField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like a field class
-    """Exact amounts: numeric(38, 18) covers BTC (8), USDT (6) and ETH (18) decimals."""
-    return models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, **kwargs)
+from core.amounts import decimal_places
+from core.fields import AMOUNT_PLACES, AmountField
 
 
 class Network(models.Model):

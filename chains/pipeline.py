@@ -50,6 +50,7 @@ from chains.adapters import (
 from chains.hot_wallets import HotKeyMissing, hot_key
 from chains.models import KillSwitchChange, Network, SendingSwitch
 from chains.nonces import nonce_allocate
+from core.errors import DomainError
 from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
 from withdrawals.services.sending import (
     withdrawal_candidate_expired,
@@ -64,7 +65,6 @@ from withdrawals.services.sending import (
     withdrawal_reserve_fee,
     withdrawal_store_signed,
 )
-from withdrawals_site.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

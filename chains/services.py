@@ -17,7 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from chains.adapters import adapter_for, coin_config
-from chains.models import AMOUNT_PLACES, Coin
+from chains.models import Coin
+from core.fields import AMOUNT_PLACES
 
 logger = logging.getLogger(__name__)
 

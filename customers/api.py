@@ -11,10 +11,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from core.api_docs import AUTH_ERRORS, error_responses
+from core.api_fields import StrictCharField
+from core.errors import DomainError
 from customers.selectors import customer_for_user
-from withdrawals_site.api_docs import error_responses
-from withdrawals_site.api_fields import StrictCharField
-from withdrawals_site.errors import DomainError
 
 
 class LoginThrottle(AnonRateThrottle):
@@ -82,7 +82,7 @@ class MeView(APIView):
         operation_id="me",
         summary="The logged-in customer's profile",
         description="Errors: `unauthenticated` (401), `permission_denied` (403, not an App customer).",
-        responses={200: OutputSerializer, **error_responses("unauthenticated", "permission_denied")},
+        responses={200: OutputSerializer, **error_responses(*AUTH_ERRORS)},
     )
     def get(self, request):
         return Response(self.OutputSerializer(request.customer).data)

@@ -1,5 +1,5 @@
+from core.errors import DomainError
 from customers.models import Customer, Tenant
-from withdrawals_site.errors import DomainError
 
 
 def tenant_get_current() -> Tenant:

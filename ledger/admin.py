@@ -12,11 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.admin_tools import ReadOnlyAdminMixin, ReadOnlyInline, amount_text, key_value_table
+from core.errors import DomainError
 from ledger.exports import securities_csv
 from ledger.models import Account, JournalEntry, JournalLeg, SecuritiesPosting
 from ledger.services import securities_mark_synced
-from withdrawals_site.admin_tools import ReadOnlyAdminMixin, ReadOnlyInline, amount_text, key_value_table
-from withdrawals_site.errors import DomainError
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):

@@ -24,8 +24,8 @@ from django.db import models
 from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Now
 
-from chains.models import AmountField
-from withdrawals_site.amounts import format_amount
+from core.amounts import format_amount
+from core.fields import AmountField
 
 
 class AccountKind(models.TextChoices):

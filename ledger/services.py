@@ -18,9 +18,9 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, 
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.utils import timezone
 
+from core.errors import DomainError
 from ledger.models import EntryKind, JournalEntry
 from ledger.types import HoldLine
-from withdrawals_site.errors import DomainError
 
 __all__ = [
     "HoldLine",
@@ -35,7 +35,7 @@ __all__ = [
     "securities_mark_synced",
 ]
 
-# HTTP statuses of the ledger's codes that are not in withdrawals_site.errors.ERROR_STATUS.
+# HTTP statuses of the ledger's codes that are not in core.errors.ERROR_STATUS.
 LEDGER_ERROR_STATUS = {
     "ledger_reference_conflict": 409,
     "insufficient_main_account_fees": 409,

@@ -48,7 +48,7 @@ def check_database(db: dict) -> Problem | None:
     """Connect to the configured PostgreSQL database with a short timeout."""
     import psycopg
 
-    from withdrawals_site import embedded
+    from core import embedded
 
     setting = "DATABASE_URL" if _env("DATABASE_URL") else f"the embedded PostgreSQL under {embedded.VAR_DIR}"
     params = {k: v for k, v in (db.get("OPTIONS") or {}).items() if k in _LIBPQ_OPTIONS}

@@ -1,6 +1,6 @@
 """Settings for the withdrawals console, read from the environment.
 
-Nothing configured means the embedded defaults (see ``withdrawals_site/embedded.py``):
+Nothing configured means the embedded defaults (see ``core/embedded.py``):
 an embedded PostgreSQL and Redis under ``var/`` and a local anvil chain. PostgreSQL is the
 only database engine; there is no SQLite path.
 """
@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from withdrawals_site import embedded
+from core import embedded
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -157,7 +157,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["customers.permissions.IsCustomer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "withdrawals_site.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {
@@ -182,7 +182,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "withdrawals_site.api_docs.document_common_errors",
+        "core.api_docs.document_common_errors",
     ],
 }
 

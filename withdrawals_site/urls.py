@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from withdrawals_site import api_errors, health
+from core import api_errors
+from withdrawals_site import health
 
 api_v1 = [
     path("", include("customers.urls")),
@@ -21,5 +22,5 @@ urlpatterns = [
     re_path(r"^api/", api_errors.json_404),
 ]
 
-handler404 = "withdrawals_site.api_errors.json_404"
-handler500 = "withdrawals_site.api_errors.json_500"
+handler404 = "core.api_errors.json_404"
+handler500 = "core.api_errors.json_500"

@@ -46,7 +46,7 @@ def default_test_chain_dir() -> Path:
     configured = os.environ.get("TRON_TEST_CHAIN_DIR", "").strip()
     if configured:
         return Path(configured)
-    from withdrawals_site.embedded import VAR_DIR
+    from core.embedded import VAR_DIR
 
     return VAR_DIR / "tron_testchain"
 

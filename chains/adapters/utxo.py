@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
-from withdrawals_site.embedded import VAR_DIR
+from core.embedded import VAR_DIR
 
 # bitcoinlib reads BCL_DATA_DIR when first imported; settings set it too, this covers scripts.
 os.environ.setdefault("BCL_DATA_DIR", str(VAR_DIR / "bitcoinlib"))

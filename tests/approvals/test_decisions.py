@@ -9,10 +9,10 @@ from django.db import DatabaseError, transaction
 from approvals.models import WorkOrder, WorkOrderDecision, WorkOrderEvent
 from approvals.selectors import work_order_for_subject
 from approvals.services import work_order_cancel, work_order_decide
+from core.errors import DomainError
 from ledger.selectors import customer_balances, ledger_check
 from tests.approvals.conftest import make_flow, staff_in
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange
-from withdrawals_site.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 WD = "atm.va.coin_withdraw_apply"

@@ -8,10 +8,10 @@ import pytest
 from approvals.models import ApprovalFlow, ApprovalStep, Condition
 from approvals.selectors import work_order_for_subject
 from approvals.services import approval_flow_activate, approval_flow_new_version, work_order_decide, work_order_open
+from core.errors import DomainError
 from tests.approvals.conftest import make_flow, staff_in
 from tests.fixtures.factories import CustomerFactory, eth_network
 from withdrawals.models import CustomerAddress
-from withdrawals_site.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 WD = "atm.va.coin_withdraw_apply"

@@ -10,9 +10,9 @@ from approvals.screening import ScreeningResult, register_provider
 from approvals.selectors import work_order_for_subject
 from approvals.services import withdrawal_travel_rule_set, work_order_decide
 from approvals.travel_rule import travel_rule_validate
+from core.errors import DomainError
 from ledger.selectors import customer_balances
 from tests.approvals.conftest import make_flow, staff_in, travel_rule_for
-from withdrawals_site.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 WD = "atm.va.coin_withdraw_apply"

@@ -11,10 +11,10 @@ from django.db import connections
 from approvals.models import FeeReserveRequest, WorkOrder, WorkOrderDecision, WorkOrderEvent
 from approvals.selectors import work_order_for_subject
 from approvals.services import fee_reserve_request_create, work_order_decide
+from core.errors import DomainError
 from ledger.models import JournalEntry
 from tests.approvals.conftest import make_flow, staff_in
 from tests.fixtures.factories import CurrencyFactory, TenantFactory
-from withdrawals_site.errors import DomainError
 
 
 def decide_concurrently(work_order_id: int, actors) -> list:

@@ -5,7 +5,7 @@ import pytest
 
 from chains.addresses import address_normalize
 from chains.models import Network
-from withdrawals_site.errors import DomainError
+from core.errors import DomainError
 
 ETH = Network(code="ETH", kind=Network.Kind.EVM)
 BTC = Network(code="BTC", kind=Network.Kind.UTXO, address_network="bitcoin")

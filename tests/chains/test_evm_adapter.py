@@ -20,7 +20,7 @@ from chains.adapters.base import (
     TxStatus,
 )
 from chains.adapters.evm import AmountError, EvmAdapter, from_wei, to_units
-from withdrawals_site.embedded import free_port
+from core.embedded import free_port
 
 pytestmark = pytest.mark.chain
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from chains.adapters.utxo import btc_to_sat, sat_to_btc
 from chains.models import HotWalletUtxo
 from chains.pipeline import _broadcast, pipeline_send, pipeline_sweep, withdrawal_fee_bump
+from core.errors import DomainError
 from ledger.selectors import tenant_fee_reserve
 from ledger.services import ledger_fee_release, ledger_fee_reserve
 from tests.fixtures.pipeline import (
@@ -27,7 +28,6 @@ from tests.fixtures.pipeline import (
     units,
 )
 from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
-from withdrawals_site.errors import DomainError
 
 S = WithdrawalOrder.Status
 U = HotWalletUtxo.Status

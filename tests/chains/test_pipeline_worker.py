@@ -11,6 +11,7 @@ import pytest
 from chains.models import KillSwitchChange, Network
 from chains.pipeline import sending_pause_set
 from chains.send_tasks import withdrawal_send
+from core.embedded import free_port
 from ledger.selectors import ledger_check, tenant_fee_reserve
 from tests.fixtures.factories import StaffFactory
 from tests.fixtures.pipeline import (
@@ -24,7 +25,6 @@ from tests.fixtures.pipeline import (
 )
 from withdrawals.models import WithdrawalOrder
 from withdrawals.services.orders import withdrawal_resubmit
-from withdrawals_site.embedded import free_port
 
 pytestmark = [pytest.mark.chain, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 S = WithdrawalOrder.Status

@@ -7,6 +7,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import DomainError
 from ledger.selectors import customer_balances, ledger_check, tenant_fee_reserve
 from ledger.services import (
     ledger_deposit,
@@ -18,7 +19,6 @@ from ledger.services import (
     ledger_settle,
     ledger_transfer,
 )
-from withdrawals_site.errors import DomainError
 
 amounts = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("3"), places=3)
 operations = st.lists(

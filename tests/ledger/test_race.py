@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from core.errors import DomainError
 from ledger.selectors import customer_balances, ledger_check
 from ledger.services import ledger_deposit, ledger_hold, ledger_release
-from withdrawals_site.errors import DomainError
 
 THREADS = 60
 

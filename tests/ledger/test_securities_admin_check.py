@@ -10,11 +10,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
 
+from core.errors import DomainError
 from ledger.models import Account, JournalEntry, SecuritiesPosting
 from ledger.selectors import customer_balances, securities_unsynced
 from ledger.services import ledger_hold, ledger_settle, securities_mark_synced
 from tests.fixtures.factories import StaffFactory
-from withdrawals_site.errors import DomainError
 
 D = Decimal
 

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.errors import DomainError
 from ledger.models import AccountKind, JournalEntry, JournalLeg
 from ledger.selectors import account_balance, customer_balances, ledger_check, tenant_fee_reserve
 from ledger.services import (
@@ -17,7 +18,6 @@ from ledger.services import (
     ledger_settle,
     ledger_transfer,
 )
-from withdrawals_site.errors import DomainError
 
 D = Decimal
 USD, HKD = "VA/HAS/ETHUSD", "VA/HAS/ETHHKD"

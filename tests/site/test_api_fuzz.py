@@ -8,7 +8,7 @@ What must hold for every generated request, valid or malformed (schemathesis' po
 negative modes, its coverage phase of boundary/missing/wrong-type values, and random fuzzing):
 - no 5xx, ever;
 - every 4xx is the SPEC.md error JSON: exactly ``{"code", "detail", "field"}``, ``code`` from
-  ``withdrawals_site.errors.ERROR_CODES``;
+  ``core.errors.ERROR_CODES``;
 - a refused (4xx) request changes nothing in the database;
 - status code, content type, headers and body conform to the schema.
 """
@@ -31,13 +31,13 @@ from rest_framework.throttling import SimpleRateThrottle
 from schemathesis.core import NotSet
 from schemathesis.core.parameters import ParameterLocation
 
+from core.errors import ERROR_CODES
 from customers.models import Customer
 from ledger.services import ledger_deposit
 from tests.fixtures.factories import AddressFactory, CoinFactory
 from tests.withdrawals.conftest import enrolled_customer, fresh_otp
 from withdrawals.services import orders
 from withdrawals.services.orders import withdrawal_request
-from withdrawals_site.errors import ERROR_CODES
 from withdrawals_site.wsgi import application
 
 pytestmark = pytest.mark.django_db

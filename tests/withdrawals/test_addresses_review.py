@@ -12,6 +12,7 @@ from approvals.defaults import ADDRESS_REVIEWERS
 from approvals.models import WorkOrder
 from approvals.selectors import work_order_for_subject
 from approvals.services import work_order_decide
+from core.errors import DomainError
 from tests.fixtures.factories import StaffFactory, eth_network
 from tests.withdrawals.test_addresses_support import new_signer
 from withdrawals.services.addresses import (
@@ -22,7 +23,6 @@ from withdrawals.services.addresses import (
     address_submit_evidence,
     address_verify_signature,
 )
-from withdrawals_site.errors import DomainError
 
 QUEUE = "/admin/withdrawals/addressreviewitem/"
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from core.errors import DomainError
 from tests.fixtures.factories import CustomerFactory, StaffFactory, eth_network, tron_network
 from tests.withdrawals.test_addresses_support import (  # noqa: F401 - fixtures
     clock_fixture,
@@ -29,7 +30,6 @@ from withdrawals.services.addresses import (
     address_submit_evidence,
     address_verify_signature,
 )
-from withdrawals_site.errors import DomainError
 
 Status = CustomerAddress.Status
 DEPOSIT = {"ETH": "0x" + "de" * 20, "BTC": "blt1qtp7fhly84qm6q4hhzmp0nh5frtdugmyskz45t9",

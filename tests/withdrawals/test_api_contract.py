@@ -15,7 +15,7 @@ SPEC = Path(__file__).resolve().parents[3] / "shared" / "SPEC.md"
 
 def spec_error_codes() -> set[str]:
     """The codes listed in SPEC.md's "Errors" paragraph; our own table when the spec is absent."""
-    from withdrawals_site.errors import ERROR_CODES
+    from core.errors import ERROR_CODES
 
     if not SPEC.exists():
         return set(ERROR_CODES)

@@ -6,10 +6,10 @@ import pyotp
 import pytest
 from rest_framework.test import APIClient
 
+from core.errors import DomainError
 from tests.fixtures.factories import CustomerFactory
 from withdrawals.models import TotpDevice
 from withdrawals.services.otp import totp_verify
-from withdrawals_site.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 

@@ -7,10 +7,10 @@ from threading import Barrier
 import pytest
 from django.db import connection
 
+from core.errors import DomainError
 from ledger.selectors import customer_balances, ledger_check
 from withdrawals.models import WithdrawalOrder
 from withdrawals.services.orders import withdrawal_request
-from withdrawals_site.errors import DomainError
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

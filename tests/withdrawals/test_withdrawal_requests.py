@@ -108,7 +108,7 @@ def test_keys_are_per_customer(wallet):
     ({"address_id": "x"}, "validation_error", "address_id"),
 ])
 def test_refusals_change_nothing(wallet, overrides, code, field):
-    from withdrawals_site.errors import ERROR_STATUS
+    from core.errors import ERROR_STATUS
 
     before = snapshot(wallet.customer)
     if isinstance(overrides.get("amount"), float):

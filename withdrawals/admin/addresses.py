@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from core.admin_tools import action_with_reason, run_service_per_object, when_text
 from withdrawals.models.addresses import AddressReviewItem, AddressStatusChange, CustomerAddress
 from withdrawals.selectors.addresses import address_is_usable, addresses_for_admin, addresses_pending_review
 from withdrawals.services.addresses import (
@@ -25,7 +26,6 @@ from withdrawals.services.addresses import (
     address_review_decide,
     address_revoke,
 )
-from withdrawals_site.admin_tools import action_with_reason, run_service_per_object, when_text
 
 
 class AddressStatusChangeInline(admin.TabularInline):

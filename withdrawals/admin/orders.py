@@ -6,9 +6,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from chains.pipeline import withdrawal_fee_bump
-from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
-from withdrawals.services.orders import withdrawal_reject, withdrawal_resubmit
-from withdrawals_site.admin_tools import (
+from core.admin_tools import (
     ReadOnlyInline,
     action_with_reason,
     amount_text,
@@ -16,6 +14,8 @@ from withdrawals_site.admin_tools import (
     run_service_per_object,
     when_text,
 )
+from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
+from withdrawals.services.orders import withdrawal_reject, withdrawal_resubmit
 
 
 class _OrderPartInline(ReadOnlyInline):

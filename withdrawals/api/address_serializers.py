@@ -5,9 +5,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api_fields import StrictCharField
 from withdrawals.models.addresses import AddressChallenge, CustomerAddress
 from withdrawals.selectors.addresses import address_is_usable
-from withdrawals_site.api_fields import StrictCharField
 
 
 class MicropaymentOutputSerializer(serializers.Serializer):

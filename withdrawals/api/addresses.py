@@ -12,6 +12,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api_docs import AUTH_ERRORS, error_responses
 from withdrawals.api.address_serializers import (
     AddressCreateInputSerializer,
     AddressOutputSerializer,
@@ -20,17 +21,13 @@ from withdrawals.api.address_serializers import (
 )
 from withdrawals.selectors.addresses import address_get_for_customer, addresses_for_customer
 from withdrawals.services import addresses as services
-from withdrawals_site.api_docs import error_responses
 
 TAG = ["addresses"]
-
-AUTH = ("unauthenticated", "permission_denied")
-
 
 class AddressListCreateApi(APIView):
     @extend_schema(tags=TAG, operation_id="addresses_list", summary="The customer's address book",
                    description="Newest first. Revoked (deleted) addresses are left out.",
-                   responses={200: AddressOutputSerializer(many=True), **error_responses(*AUTH)})
+                   responses={200: AddressOutputSerializer(many=True), **error_responses(*AUTH_ERRORS)})
     def get(self, request):
         addresses = addresses_for_customer(customer=request.customer)
         return Response(AddressOutputSerializer(addresses, many=True).data)
@@ -43,7 +40,7 @@ class AddressListCreateApi(APIView):
         request=AddressCreateInputSerializer,
         responses={201: AddressOutputSerializer,
                    **error_responses("invalid_address", "network_mismatch", "validation_error", "duplicate_address",
-                                     *AUTH)},
+                                     *AUTH_ERRORS)},
     )
     def post(self, request):
         data = AddressCreateInputSerializer(data=request.data)
@@ -56,7 +53,7 @@ class AddressListCreateApi(APIView):
 
 class AddressDetailApi(APIView):
     @extend_schema(tags=TAG, operation_id="addresses_retrieve", summary="One address (any status)",
-                   responses={200: AddressOutputSerializer, **error_responses("not_found", *AUTH)})
+                   responses={200: AddressOutputSerializer, **error_responses("not_found", *AUTH_ERRORS)})
     def get(self, request, address_id: int):
         address = address_get_for_customer(customer=request.customer, address_id=address_id)
         return Response(AddressOutputSerializer(address).data)
@@ -65,7 +62,7 @@ class AddressDetailApi(APIView):
                    description="The address becomes `revoked` and is no longer usable; its record and history "
                                "are kept. Revoking a revoked address is a no-op. Answers the revoked address.",
                    responses={200: AddressOutputSerializer,
-                              **error_responses("invalid_transition", "not_found", *AUTH)})
+                              **error_responses("invalid_transition", "not_found", *AUTH_ERRORS)})
     def delete(self, request, address_id: int):
         address = address_get_for_customer(customer=request.customer, address_id=address_id)
         address = services.address_revoke(address=address, actor=request.user, reason="Removed by the customer.")
@@ -79,7 +76,7 @@ class AddressChallengeApi(APIView):
                     "address's key (ETH: EIP-191 `personal_sign`; TRON: `signMessageV2`; BTC: Bitcoin signed "
                     "message) and send it to `POST /addresses/{id}/verify/` with `method=signature`.",
         request=None,
-        responses={201: ChallengeOutputSerializer, **error_responses("invalid_transition", "not_found", *AUTH)},
+        responses={201: ChallengeOutputSerializer, **error_responses("invalid_transition", "not_found", *AUTH_ERRORS)},
     )
     def post(self, request, address_id: int):
         address = address_get_for_customer(customer=request.customer, address_id=address_id)
@@ -106,7 +103,7 @@ class AddressVerifyApi(APIView):
                  "multipart/form-data": AddressVerifyInputSerializer},
         responses={200: AddressOutputSerializer,
                    **error_responses("invalid_signature", "challenge_expired", "challenge_used", "validation_error",
-                                     "invalid_transition", "micropayment_unavailable", "not_found", *AUTH)},
+                                     "invalid_transition", "micropayment_unavailable", "not_found", *AUTH_ERRORS)},
     )
     def post(self, request, address_id: int):
         address = address_get_for_customer(customer=request.customer, address_id=address_id)

@@ -15,14 +15,12 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from core.api_docs import AUTH_ERRORS, error_responses
+from core.api_fields import AmountInput, AmountString, StrictCharField, StrictIntegerField
 from ledger.selectors import customer_balances
 from withdrawals.selectors.orders import withdrawal_get_for_customer, withdrawals_for_customer
 from withdrawals.services.orders import withdrawal_cancel, withdrawal_request
 from withdrawals.services.otp import totp_confirm, totp_enroll
-from withdrawals_site.api_docs import error_responses
-from withdrawals_site.api_fields import AmountInput, AmountString, StrictCharField, StrictIntegerField
-
-AUTH = ("unauthenticated", "permission_denied")
 
 
 class HistorySerializer(serializers.Serializer):
@@ -127,7 +125,7 @@ class WithdrawalListCreate(GenericAPIView):
         operation_id="withdrawals_list",
         parameters=[OpenApiParameter("status", str), OpenApiParameter("currency", str)],
         # not_found: a page number that is not a page (DRF's pagination: "Invalid page.").
-        responses={200: WithdrawalOutput(many=True), **error_responses("validation_error", "not_found", *AUTH)},
+        responses={200: WithdrawalOutput(many=True), **error_responses("validation_error", "not_found", *AUTH_ERRORS)},
     )
     def get(self, request):
         filters = WithdrawalFilters(data=request.query_params)
@@ -150,7 +148,7 @@ class WithdrawalListCreate(GenericAPIView):
                 "amount_below_minimum", "amount_above_maximum", "unknown_coin", "coin_disabled",
                 "address_not_verified", "address_cooling_down", "network_mismatch", "not_found",
                 "insufficient_balance", "daily_limit_exceeded", "kyc_required", "invalid_otp",
-                "idempotency_key_required", "idempotency_conflict", "unauthenticated", "permission_denied",
+                "otp_locked", "payout_frozen", "idempotency_key_required", "idempotency_conflict", *AUTH_ERRORS,
                 "throttled"),
         },
     )
@@ -167,7 +165,7 @@ class WithdrawalListCreate(GenericAPIView):
 
 class WithdrawalDetail(APIView):
     @extend_schema(operation_id="withdrawals_retrieve", responses={200: WithdrawalOutput,
-                                                                   **error_responses("not_found", *AUTH)})
+                                                                   **error_responses("not_found", *AUTH_ERRORS)})
     def get(self, request, order_id: int):
         order = withdrawal_get_for_customer(customer=request.customer, order_id=order_id)
         return Response(WithdrawalOutput(order).data)
@@ -175,7 +173,7 @@ class WithdrawalDetail(APIView):
 
 class WithdrawalCancel(APIView):
     @extend_schema(operation_id="withdrawals_cancel", request=None,
-                   responses={200: WithdrawalOutput, **error_responses("not_found", "not_cancellable", *AUTH)})
+                   responses={200: WithdrawalOutput, **error_responses("not_found", "not_cancellable", *AUTH_ERRORS)})
     def post(self, request, order_id: int):
         order = withdrawal_get_for_customer(customer=request.customer, order_id=order_id)
         withdrawal_cancel(order=order, actor=request.user)
@@ -198,7 +196,7 @@ class BalanceOutput(serializers.Serializer):
 
 class Balances(APIView):
     @extend_schema(operation_id="balances_list", responses={200: BalanceOutput(many=True),
-                                                            **error_responses(*AUTH)})
+                                                            **error_responses(*AUTH_ERRORS)})
     def get(self, request):
         return Response(BalanceOutput(customer_balances(customer=request.customer), many=True).data)
 
@@ -207,7 +205,7 @@ class OtpEnroll(APIView):
     @extend_schema(operation_id="otp_enroll", request=None,
                    responses={201: inline_serializer("OtpEnrollment", {"secret": serializers.CharField(),
                                                                        "otpauth_url": serializers.CharField()}),
-                              **error_responses("validation_error", *AUTH)})
+                              **error_responses("validation_error", *AUTH_ERRORS)})
     def post(self, request):
         _, secret, uri = totp_enroll(customer=request.customer)
         return Response({"secret": secret, "otpauth_url": uri}, status=status.HTTP_201_CREATED)
@@ -220,7 +218,7 @@ class OtpConfirmInput(serializers.Serializer):
 class OtpConfirm(APIView):
     @extend_schema(operation_id="otp_confirm", request=OtpConfirmInput,
                    responses={200: inline_serializer("OtpConfirmed", {"confirmed": serializers.BooleanField()}),
-                              **error_responses("validation_error", "invalid_otp", *AUTH)})
+                              **error_responses("validation_error", "invalid_otp", *AUTH_ERRORS)})
     def post(self, request):
         data = OtpConfirmInput(data=request.data)
         data.is_valid(raise_exception=True)

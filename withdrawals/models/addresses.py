@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin, transition
 
-from chains.models import AmountField
+from core.fields import AmountField
 from withdrawals.models.history import StatusChange
 
 

@@ -4,9 +4,9 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from chains.models import AmountField
+from core.amounts import format_amount
+from core.fields import AmountField
 from withdrawals.models.history import StatusChange
-from withdrawals_site.amounts import format_amount
 
 
 class WithdrawalOrder(ConcurrentTransitionMixin, models.Model):

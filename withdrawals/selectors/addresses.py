@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.errors import DomainError
 from withdrawals.models.addresses import CustomerAddress
-from withdrawals_site.errors import DomainError
 
 Status = CustomerAddress.Status
 

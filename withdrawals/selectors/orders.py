@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
+from core.errors import DomainError
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange
-from withdrawals_site.errors import DomainError
 
 
 def _with_related(queryset: QuerySet) -> QuerySet:

@@ -30,8 +30,8 @@ from django_fsm import can_proceed
 from chains.adapters import adapter_for
 from chains.addresses import address_normalize
 from chains.models import Network
+from core.errors import DomainError
 from withdrawals.models.addresses import AddressChallenge, AddressStatusChange, CustomerAddress
-from withdrawals_site.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ import logging
 
 from django_fsm import can_proceed
 
+from core.errors import DomainError
 from ledger.services import HoldLine
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange
-from withdrawals_site.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

@@ -19,14 +19,14 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from chains.models import Coin
+from core.amounts import parse_amount
+from core.errors import DomainError
 from customers.models import Customer
 from ledger.services import ledger_fee_release, ledger_hold, ledger_release
 from withdrawals.models import IdempotencyRecord, WithdrawalOrder, WithdrawalStatusChange
 from withdrawals.selectors.addresses import address_get_usable
 from withdrawals.services.moves import withdrawal_apply_move, withdrawal_held_split, withdrawal_locked
 from withdrawals.services.otp import totp_verify
-from withdrawals_site.amounts import parse_amount
-from withdrawals_site.errors import DomainError
 
 WORK_ORDER_TYPE = "atm.va.coin_withdraw_apply"
 Status = WithdrawalOrder.Status

@@ -16,8 +16,8 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.db import transaction
 
+from core.errors import DomainError
 from withdrawals.models import TotpDevice
-from withdrawals_site.errors import DomainError
 
 TOTP_ISSUER = "Withdrawals Console"
 VALID_WINDOW = 1  # accept the previous and next 30 s step (clock drift)

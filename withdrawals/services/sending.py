@@ -13,10 +13,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from chains.adapters import SignedTransaction, TxStatus
+from core.errors import DomainError
 from ledger.services import ledger_fee_book, ledger_fee_release, ledger_fee_reserve, ledger_release, ledger_settle
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
 from withdrawals.services.moves import withdrawal_apply_move, withdrawal_held_split, withdrawal_locked
-from withdrawals_site.errors import DomainError
 
 Status = WithdrawalOrder.Status
 TxState = WithdrawalTransaction.State

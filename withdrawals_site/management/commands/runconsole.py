@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 
-from withdrawals_site import embedded, preflight
+from core import embedded, preflight
 
 STOP_GRACE_SECONDS = 30  # a worker's warm shutdown lets the running tasks finish
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from withdrawals_site.errors import DomainError
+from core.errors import DomainError
 
 # Matched with fullmatch: "$" would also match before a trailing newline ("1.5\n").
 _PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")

@@ -3,13 +3,18 @@
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from withdrawals_site.errors import ERROR_CODES, ERROR_STATUS
+from core.errors import ERROR_CODES, ERROR_STATUS
 
 ErrorSerializer = inline_serializer("Error", {
     "code": serializers.CharField(help_text="A public error code, see the operation's list."),
     "detail": serializers.CharField(),
     "field": serializers.CharField(allow_null=True),
 })
+
+
+# What every authenticated operation can answer: no or a bad token, an expired or revoked one,
+# a user who is not an App customer.
+AUTH_ERRORS = ("unauthenticated", "token_expired", "permission_denied")
 
 
 def error_responses(*codes: str) -> dict[int, OpenApiResponse]:

@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from withdrawals_site.errors import DomainError
+from core.errors import DomainError
 
 _DRF_CODES = [
     (drf.NotAuthenticated, "unauthenticated"),

@@ -1,7 +1,7 @@
 """Domain errors: every refusal the console makes has a public code (SPEC.md, "Errors").
 
 Services raise ``DomainError``; the API maps it to ``{"code", "detail", "field"}`` in one
-place (``withdrawals_site.api_errors``) and the admin shows ``detail`` as a message.
+place (``core.api_errors``) and the admin shows ``detail`` as a message.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ ERROR_STATUS: dict[str, int] = {
     "not_cancellable": 409,
     "invalid_transition": 409,
     "throttled": 429,
+    "token_expired": 401,
+    "otp_locked": 423,
+    "payout_frozen": 423,
     # addresses
     "challenge_used": 409,
     "micropayment_unavailable": 409,
@@ -60,6 +63,9 @@ ERROR_CODES: dict[str, str] = {
     "not_found": "No such object (or not yours).",
     "method_not_allowed": "The method is not allowed on this endpoint.",
     "throttled": "Too many requests; retry later.",
+    "payout_frozen": "Withdrawals are paused after a password change, a new OTP device or a new address.",
+    "otp_locked": "Too many wrong one-time codes; withdrawals are locked for a while.",
+    "token_expired": "The token has expired or was revoked; log in again.",
     # Beyond SPEC.md's list: the console's own refusals.
     "invalid_transition": "The object's current status does not allow this move.",
     "invalid_signature": "The signature does not prove control of the address.",

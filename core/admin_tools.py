@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from withdrawals_site.errors import DomainError
+from core.errors import DomainError
 
 
 class ReasonForm(forms.Form):

@@ -5,8 +5,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from withdrawals_site.amounts import format_amount
-from withdrawals_site.errors import DomainError
+from core.amounts import format_amount
+from core.errors import DomainError
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d+)?$", "example": "0.015"})
