@@ -24,7 +24,8 @@ from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 
-from core import embedded, preflight
+from core import embedded
+from withdrawals_site import preflight
 
 STOP_GRACE_SECONDS = 30  # a worker's warm shutdown lets the running tasks finish
 
