@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from approvals.forms import DecisionForm, TravelRuleForm
+from approvals.forms import DecisionForm
 from approvals.models import (
     ApprovalFlow,
     ApprovalStep,
@@ -32,14 +32,9 @@ from approvals.models import (
 )
 from approvals.prices import price_max_age
 from approvals.selectors import approval_panel_context, work_order_queue
-from approvals.services import (
-    approval_flow_activate,
-    approval_flow_new_version,
-    fee_reserve_request_cancel,
-    fee_reserve_request_create,
-    withdrawal_travel_rule_set,
-    work_order_decide,
-)
+from approvals.services.fee_reserve import fee_reserve_request_cancel, fee_reserve_request_create
+from approvals.services.flows import approval_flow_activate, approval_flow_new_version
+from approvals.services.work_orders import work_order_decide
 from core.admin_tools import (
     ReadOnlyAdminMixin,
     action_with_reason,
@@ -232,7 +227,6 @@ class WorkOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/decide/", view(self.decide_view), name="approvals_workorder_decide"),
-            path("<int:pk>/travel-rule/", view(self.travel_rule_view), name="approvals_workorder_travel_rule"),
             *super().get_urls(),
         ]
 
@@ -270,41 +264,6 @@ class WorkOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.message_user(request, f"{work_order}: you {done}. Status: {work_order.get_status_display()}.",
                               messages.SUCCESS)
         return HttpResponseRedirect(next_url)
-
-    def travel_rule_view(self, request, pk: int):
-        work_order = get_object_or_404(WorkOrder, pk=pk, type=WorkOrderType.COIN_WITHDRAW_APPLY)
-        if not self.has_view_permission(request, work_order):
-            raise PermissionDenied
-        order = work_order.subject
-        if request.method == "POST":
-            form = TravelRuleForm(request.POST)
-            if form.is_valid():
-                try:
-                    withdrawal_travel_rule_set(order=order, data=form.to_data(), actor=request.user)
-                except DomainError as error:
-                    form.add_error(TravelRuleForm.FIELD_NAMES.get(error.field or ""), error.detail)
-                else:
-                    self.message_user(request, f"Travel-rule data of W{order.pk} saved.", messages.SUCCESS)
-                    return HttpResponseRedirect(reverse("admin:approvals_workorder_change", args=[pk]))
-        else:
-            initial = TravelRuleForm.initial_from(order.travel_rule)
-            initial["beneficiary_address"] = initial["beneficiary_address"] or order.destination
-            initial["originator_account"] = initial["originator_account"] or order.customer.reference
-            form = TravelRuleForm(initial=initial)
-        form.fields["beneficiary_vasp_name"].label = "Beneficiary VASP name"
-        form.fields["self_hosted"].label = "Self-hosted wallet"
-        for name, field in form.fields.items():
-            if name != "self_hosted":
-                field.widget.attrs.setdefault("class", "vTextField")
-        form.fields["beneficiary_address"].widget.attrs["style"] = "width:34em;font-family:monospace"
-        return TemplateResponse(request, "admin/approvals/travel_rule_form.html", {
-            **self.admin_site.each_context(request), "title": f"Travel-rule data of withdrawal W{order.pk}",
-            "form": form, "order": order, "work_order": work_order, "opts": self.model._meta,
-            "amount": amount_text(order.amount, order.coin.currency.code),
-            "value_hkd": work_order.context.get("value_hkd"),
-            "threshold_hkd": work_order.context.get("travel_rule_threshold_hkd"),
-        })
-
 
 @admin.register(MyQueue)
 class MyQueueAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):

@@ -370,25 +370,6 @@ class PriceQuote(models.Model):
         return f"{self.currency_id and self.currency.code}/{self.quote} {self.price}"
 
 
-# --- Travel-rule capture audit ----------------------------------------------------------------
-
-
-class TravelRuleRecord(models.Model):
-    """Audit row for each change of a withdrawal's travel-rule data (old and new)."""
-
-    order = models.ForeignKey("withdrawals.WithdrawalOrder", on_delete=models.PROTECT, related_name="+")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    previous = models.JSONField(null=True, blank=True)
-    data = models.JSONField()
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["at", "id"]
-
-    def __str__(self) -> str:
-        return f"Travel rule of W{self.order_id} by {self.actor_id}"
-
-
 # --- Fee reserve moves (subjects of the fee-reserve work orders) -------------------------------
 
 

@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.handlers import get_handler
-from approvals.models import WorkOrder, WorkOrderDecision, WorkOrderStep, WorkOrderType
-from approvals.services import decide_refusal
+from approvals.models import WorkOrder, WorkOrderDecision, WorkOrderStep
+from approvals.rules import decide_refusal
 
 
 def work_order_list() -> QuerySet[WorkOrder]:
@@ -79,17 +79,7 @@ def approval_panel_context(work_order: WorkOrder | None, user, *, next_url: str 
     refusal = decide_refusal(work_order, current, user) if current is not None else None
     handler = get_handler(work_order.type)
     gate_errors = handler.gate_errors(work_order) if work_order.status == WorkOrder.Status.OPEN else []
-    travel_rule = None
-    if work_order.type == WorkOrderType.COIN_WITHDRAW_APPLY:
-        required = bool(work_order.context.get("travel_rule_required"))
-        travel_rule = {
-            "required": required,
-            "problems": gate_errors if required else [],
-            "threshold_hkd": work_order.context.get("travel_rule_threshold_hkd"),
-            "value_hkd": work_order.context.get("value_hkd"),
-            "capture_url": reverse("admin:approvals_workorder_travel_rule", args=[work_order.pk]),
-            "may_capture": bool(user.has_perm("approvals.capture_travel_rule")),
-        }
+    travel_rule = handler.gate_panel(work_order, user, gate_errors)
     return {
         "work_order": work_order,
         "steps": rows,

@@ -7,7 +7,7 @@ Creates a scratch database ``<name>_sweepbench`` on the server of DATABASE_URL (
 end unless ``--keep``), migrates it, and starts its own anvil node (or uses ``--rpc URL``). It
 sends HASHES real ETH transfers, then for each size creates that many confirming orders directly
 in the database (bulk insert), each pointing at one of the real transactions, round robin, with a
-required depth they never reach. Per size it times ``chains.pipeline.pipeline_sweep`` and counts
+required depth they never reach. Per size it times ``withdrawals.pipeline.sweep.pipeline_sweep`` and counts
 its SQL queries in three situations:
 
 * ``first``: every order's confirmations change (0 → n): the bulk progress update writes them all;
@@ -135,8 +135,8 @@ def timed_sweep(batch_size: int) -> tuple[float, int, float, dict]:
     """(seconds, SQL statements, seconds waiting for the node's tx_statuses, report)."""
     from django.db import connection
 
-    from chains.adapters.evm import EvmAdapter
-    from chains.pipeline import pipeline_sweep
+    from chains.adapters.evm.adapter import EvmAdapter
+    from withdrawals.pipeline.sweep import pipeline_sweep
 
     counter = _Counter()
     original = EvmAdapter.tx_statuses
@@ -227,7 +227,7 @@ def run(args, rpc_url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from chains.adapters.evm import web3_for
+    from chains.adapters.evm.adapter import web3_for
     from ledger.services import ledger_deposit, ledger_hold, ledger_transfer
     from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange
 

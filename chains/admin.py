@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 
 from chains.models import Coin, Currency, Network
-from chains.services import coin_refresh_fee_estimate, coin_set_enabled
+from chains.services import coin_refresh_fee_estimate, coin_set_enabled, sending_pause_set
 from core.admin_tools import action_with_reason, amount_text, when_text
 
 
@@ -82,8 +82,6 @@ class NetworkAdmin(admin.ModelAdmin):
 
 
 def _flip(network: Network, actor, reason: str, *, paused: bool) -> None:
-    from chains.pipeline import sending_pause_set  # the one audited way to flip a kill switch
-
     sending_pause_set(network=network, paused=paused, actor=actor, reason=reason)
 
 
@@ -174,6 +172,3 @@ class CoinAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{coin}: the node did not answer; the estimate is unchanged.",
                                   messages.WARNING)
 
-
-# The send pipeline's admin pages (kill switches, fee reserve) live in their own module.
-from chains import admin_pipeline  # noqa: E402, F401

@@ -39,14 +39,14 @@ def hot_address(network) -> str:
     """The hot wallet's address on a chains.Network (derived from the key, never stored)."""
     key = hot_key(network.code)
     if network.kind == "evm":
-        from chains.adapters.evm import address_from_private_key
+        from chains.adapters.evm.adapter import address_from_private_key
 
         return address_from_private_key(key)
     if network.kind == "utxo":
-        from chains.adapters.utxo import hot_wallet_address
+        from chains.adapters.bitcoin.codec import hot_wallet_address
 
         return hot_wallet_address(key, address_network=network.address_network)
-    from chains.adapters.tron import address_from_private_key as tron_address
+    from chains.adapters.tron.codec import address_from_private_key as tron_address
 
     return tron_address(key)
 

@@ -1,6 +1,6 @@
 """Writes to the chain reference data: fee estimates, opening and closing coins.
 
-The kill switches (pause sending per network or everywhere) are ``chains.pipeline.sending_pause_set``."""
+The kill switches (pause sending per network or everywhere) are ``chains.services.sending_pause_set``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from chains.adapters import adapter_for, coin_config
-from chains.models import Coin
+from chains.models import Coin, KillSwitchChange, Network, SendingSwitch
+from chains.signals import sending_resumed
+from core.errors import DomainError
 from core.fields import AMOUNT_PLACES
 
 logger = logging.getLogger(__name__)
@@ -127,4 +129,44 @@ def coin_set_enabled(*, coin: Coin, enabled: bool, actor=None) -> bool:
         _log_admin_change(actor=actor, obj=locked, message="Enabled for withdrawal." if enabled
                           else "Disabled for withdrawal.")
     coin.enabled = enabled
+    return True
+
+
+# --- kill switches ------------------------------------------------------------------------------
+
+def sending_paused_reason(network: Network) -> str:
+    """Why nothing may be sent on ``network`` now ("" when sending is on)."""
+    if network.sending_paused:
+        return f"Sending is paused on {network.code}."
+    if SendingSwitch.objects.filter(pk=1, sending_paused=True).exists():
+        return "Sending is paused on all networks."
+    return ""
+
+
+def sending_pause_set(*, network: Network | None, paused: bool, actor, reason: str) -> bool:
+    """Flip a kill switch (``network=None``: the global one), audited. Returns False when it was
+    already so. Resuming starts the send task for the approved orders that waited, on commit."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("validation_error", "Flipping a kill switch needs a reason.", field="reason")
+    with transaction.atomic():
+        if network is None:
+            SendingSwitch.objects.get_or_create(pk=1)
+            switch = SendingSwitch.objects.select_for_update().get(pk=1)
+            if switch.sending_paused == paused:
+                return False
+            switch.sending_paused, switch.reason = paused, reason
+            switch.changed_by, switch.changed_at = actor, timezone.now()
+            switch.save()
+        else:
+            network = Network.objects.select_for_update().get(pk=network.pk)
+            if network.sending_paused == paused:
+                return False
+            Network.objects.filter(pk=network.pk).update(sending_paused=paused)
+        KillSwitchChange.objects.create(network=network, paused=paused, actor=actor, reason=reason)
+        if not paused:
+            code = network.code if network is not None else None
+            transaction.on_commit(lambda: sending_resumed.send(sender=Network, network_code=code))
+    logger.info("kill switch %s %s by %s: %s", network.code if network else "ALL",
+                "paused" if paused else "resumed", actor, reason)
     return True

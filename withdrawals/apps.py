@@ -3,3 +3,13 @@ from django.apps import AppConfig
 
 class WithdrawalsConfig(AppConfig):
     name = "withdrawals"
+
+    def ready(self) -> None:
+        from chains.signals import sending_resumed
+        from withdrawals import approval_handlers  # noqa: F401 - registers this app's work-order handlers
+        from withdrawals.tasks import requeue_approved
+
+        def requeue_waiting(sender, network_code=None, **kwargs):
+            requeue_approved.delay(network_code=network_code, older_than=0)
+
+        sending_resumed.connect(requeue_waiting, dispatch_uid="withdrawals.requeue_on_resume", weak=False)

@@ -94,7 +94,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "withdrawals")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 # Task modules besides each app's tasks.py (autodiscovered).
-CELERY_IMPORTS = ["chains.send_tasks"]
+CELERY_IMPORTS = ["withdrawals.tasks", "withdrawals_site.tasks"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 

@@ -14,9 +14,9 @@ from chains.adapters.base import (  # noqa: F401 - the package's public names
 )
 
 ADAPTER_CLASSES: dict[str, str] = {
-    "evm": "chains.adapters.evm.EvmAdapter",
-    "utxo": "chains.adapters.utxo.UtxoAdapter",
-    "tron": "chains.adapters.tron.TronAdapter",
+    "evm": "chains.adapters.evm.adapter.EvmAdapter",
+    "utxo": "chains.adapters.bitcoin.adapter.UtxoAdapter",
+    "tron": "chains.adapters.tron.adapter.TronAdapter",
 }
 
 

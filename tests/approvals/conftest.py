@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 
 from approvals.models import ApprovalFlow, ApprovalStep, Condition, PriceQuote
-from approvals.services import approval_flow_activate
+from approvals.services.flows import approval_flow_activate
 from chains.models import Currency
 from customers.models import Customer
 from tests.fixtures.factories import CoinFactory, CustomerFactory, StaffFactory, TenantFactory

@@ -38,7 +38,7 @@ def test_my_queue_lists_what_waits_for_my_groups(client, wallet, flow, django_as
     body = page.content.decode()
     assert f"Withdrawal W{first.pk}: 0.3 ETH" in body and "Operations check" in body and "Waiting for me" in body
 
-    from approvals.services import work_order_decide
+    from approvals.services.work_orders import work_order_decide
 
     work_order_decide(work_order=wo1, actor=ops, decision="approve")
     assert list(work_order_queue(user=ops)) == [work_order_for_subject(second)]
@@ -105,7 +105,7 @@ def _has_withdrawal_admin() -> bool:
 def test_travel_rule_form_captures_the_data(client, wallet, flow):
     order = wallet.request(amount="0.5")
     wo = work_order_for_subject(order)
-    url = reverse("admin:approvals_workorder_travel_rule", args=[wo.pk])
+    url = reverse("admin:withdrawals_withdrawalorder_travel_rule", args=[order.pk])
     login(client, staff_in("Compliance", perms=(*VIEW, "approvals.capture_travel_rule")))
     page = client.get(url)
     assert page.status_code == 200 and wallet.address.address in page.content.decode()
@@ -116,7 +116,8 @@ def test_travel_rule_form_captures_the_data(client, wallet, flow):
     response = client.post(url, {"originator_name": "Chan Tai Man", "originator_account": "C1",
                                  "beneficiary_name": "Chan Tai Man", "beneficiary_address": wallet.address.address,
                                  "self_hosted": "on"})
-    assert response.status_code == 302
+    assert response.status_code == 302  # back to the work order, where the last approval is now possible
+    assert response["Location"] == reverse("admin:approvals_workorder_change", args=[wo.pk])
     order.refresh_from_db()
     assert order.travel_rule["self_hosted"] is True
 

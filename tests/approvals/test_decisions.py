@@ -8,7 +8,7 @@ from django.db import DatabaseError, transaction
 
 from approvals.models import WorkOrder, WorkOrderDecision, WorkOrderEvent
 from approvals.selectors import work_order_for_subject
-from approvals.services import work_order_cancel, work_order_decide
+from approvals.services.work_orders import work_order_cancel, work_order_decide
 from core.errors import DomainError
 from ledger.selectors import customer_balances, ledger_check
 from tests.approvals.conftest import make_flow, staff_in
@@ -186,7 +186,7 @@ def test_cancelling_the_withdrawal_closes_its_work_order(wallet, staff):
 
 
 def test_one_open_work_order_per_subject_and_type(wallet, staff):
-    from approvals.services import work_order_open
+    from approvals.services.work_orders import work_order_open
 
     order = wallet.request()
     again = work_order_open(type=WD, subject=order, maker=wallet.customer.user)

@@ -6,7 +6,8 @@ import pytest
 
 from approvals.models import FeeReserveRequest
 from approvals.selectors import work_order_for_subject
-from approvals.services import fee_reserve_request_cancel, fee_reserve_request_create, work_order_decide
+from approvals.services.fee_reserve import fee_reserve_request_cancel, fee_reserve_request_create
+from approvals.services.work_orders import work_order_decide
 from core.errors import DomainError
 from ledger.selectors import ledger_check, tenant_fee_reserve
 from tests.approvals.conftest import staff_in

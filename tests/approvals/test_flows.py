@@ -7,7 +7,8 @@ import pytest
 
 from approvals.models import ApprovalFlow, ApprovalStep, Condition
 from approvals.selectors import work_order_for_subject
-from approvals.services import approval_flow_activate, approval_flow_new_version, work_order_decide, work_order_open
+from approvals.services.flows import approval_flow_activate, approval_flow_new_version
+from approvals.services.work_orders import work_order_decide, work_order_open
 from core.errors import DomainError
 from tests.approvals.conftest import make_flow, staff_in
 from tests.fixtures.factories import CustomerFactory, eth_network

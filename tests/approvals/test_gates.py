@@ -8,11 +8,11 @@ import pytest
 from approvals.models import Condition, RiskListEntry, WorkOrderEvent
 from approvals.screening import ScreeningResult, register_provider
 from approvals.selectors import work_order_for_subject
-from approvals.services import withdrawal_travel_rule_set, work_order_decide
-from approvals.travel_rule import travel_rule_validate
+from approvals.services.work_orders import work_order_decide
 from core.errors import DomainError
 from ledger.selectors import customer_balances
 from tests.approvals.conftest import make_flow, staff_in, travel_rule_for
+from withdrawals.services.travel_rule import travel_rule_validate, withdrawal_travel_rule_set
 
 pytestmark = pytest.mark.django_db
 WD = "atm.va.coin_withdraw_apply"
@@ -222,7 +222,7 @@ def test_travel_rule_data_from_the_request_satisfies_the_gate(wallet):
 
 
 def test_travel_rule_capture_is_validated_permissioned_and_audited(wallet):
-    from approvals.models import TravelRuleRecord
+    from withdrawals.models import TravelRuleRecord
 
     order = wallet.request(amount="0.5")
     clerk = staff_in("Treasury")  # no capture_travel_rule permission

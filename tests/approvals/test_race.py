@@ -10,7 +10,8 @@ from django.db import connections
 
 from approvals.models import FeeReserveRequest, WorkOrder, WorkOrderDecision, WorkOrderEvent
 from approvals.selectors import work_order_for_subject
-from approvals.services import fee_reserve_request_create, work_order_decide
+from approvals.services.fee_reserve import fee_reserve_request_create
+from approvals.services.work_orders import work_order_decide
 from core.errors import DomainError
 from ledger.models import JournalEntry
 from tests.approvals.conftest import make_flow, staff_in
@@ -89,7 +90,7 @@ def test_concurrent_last_approvals_move_to_approved_exactly_once(needed):
 @pytest.mark.django_db(transaction=True)
 def test_cancel_and_final_approval_together_do_not_deadlock():
     """The subject's cancel locks subject then work order; a decision does the same."""
-    from approvals.services import fee_reserve_request_cancel
+    from approvals.services.fee_reserve import fee_reserve_request_cancel
 
     CurrencyFactory(code="ETH", decimals=18)
     make_flow("atm.va.main_account_topup", [("Treasury", "Treasury", 1)])

@@ -159,7 +159,7 @@ def test_networks_and_currencies_are_listed(admin_client):
 
 
 def test_pausing_a_network_from_the_list_asks_why_and_is_audited(admin_client):
-    from chains import pipeline
+    from chains import services
     from chains.models import KillSwitchChange
 
     network = eth_network()
@@ -173,4 +173,4 @@ def test_pausing_a_network_from_the_list_asks_why_and_is_audited(admin_client):
     assert network.sending_paused is True
     change = KillSwitchChange.objects.get(network=network)
     assert change.paused is True and change.actor.username == "root" and change.reason == "Node upgrade tonight"
-    assert pipeline.sending_pause_set(network=network, paused=True, actor=None, reason="again") is False
+    assert services.sending_pause_set(network=network, paused=True, actor=None, reason="again") is False

@@ -19,7 +19,7 @@ from chains.adapters.base import (
     TransientChainError,
     TxStatus,
 )
-from chains.adapters.evm import AmountError, EvmAdapter, from_wei, to_units
+from chains.adapters.evm.adapter import AmountError, EvmAdapter, from_wei, to_units
 from core.embedded import free_port
 
 pytestmark = pytest.mark.chain

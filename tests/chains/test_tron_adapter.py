@@ -25,10 +25,11 @@ from chains.adapters.base import (
     TransientChainError,
     TxStatus,
 )
-from chains.adapters.tron import (
+from chains.adapters.tron.adapter import TronAdapter
+from chains.adapters.tron.backends import RecordedTronBackend, TronHttpBackend, backend_for
+from chains.adapters.tron.codec import (
     TRANSFER_SELECTOR,
     TransactionExpired,
-    TronAdapter,
     address_from_private_key,
     address_hex,
     encode_raw_data,
@@ -36,7 +37,6 @@ from chains.adapters.tron import (
     sign_message,
     verify_message,
 )
-from chains.adapters.tron_backends import RecordedTronBackend, TronHttpBackend, backend_for
 
 RECORDINGS = Path(__file__).parent / "recordings" / "tron_node.json"
 NOW = 1_683_345_400.0  # shortly after the recorded block

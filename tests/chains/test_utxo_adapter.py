@@ -24,13 +24,13 @@ from chains.adapters.base import (
     TransientChainError,
     TxStatus,
 )
-from chains.adapters.bitcoin_backends import BitcoindRpcBackend, LocalTestChainBackend, backend_for
-from chains.adapters.utxo import (
+from chains.adapters.bitcoin.adapter import UtxoAdapter
+from chains.adapters.bitcoin.backends import BitcoindRpcBackend, LocalTestChainBackend, backend_for
+from chains.adapters.bitcoin.codec import (
     DUST_LIMIT_SAT,
     FeeCapExceeded,
     InsufficientFunds,
     Utxo,
-    UtxoAdapter,
     btc_to_sat,
     bumped_fee_rate,
     decode_address,

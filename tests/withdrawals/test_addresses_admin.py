@@ -3,8 +3,6 @@ reason through the services, history and evidence on the address; nothing edited
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -22,12 +20,16 @@ def _settings(settings, tmp_path, monkeypatch):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path
     settings.ADDRESS_MICROPAYMENT_DEPOSIT_ADDRESSES = {"ETH": "0x" + "de" * 20}
-    monkeypatch.setitem(sys.modules, "approvals.services", None)  # the review queue drives review here
 
 
 @pytest.fixture
 def staff_client(client, db):
-    staff = StaffFactory(is_superuser=True)
+    from django.contrib.auth.models import Group
+
+    from approvals.defaults import ADDRESS_REVIEWERS
+
+    staff = StaffFactory(is_superuser=True)  # every admin page; deciding still needs the reviewers' group
+    staff.groups.add(Group.objects.get(name=ADDRESS_REVIEWERS))
     client.force_login(staff)
     client.staff = staff
     return client
@@ -81,8 +83,12 @@ def test_approve_asks_for_a_reason_then_verifies_through_the_service(staff_clien
     assert (reviewed.status, reviewed.verification_method) == ("verified", "evidence")
     assert reviewed.usable_from == reviewed.verified_at + settings.ADDRESS_COOLDOWN
     last = reviewed.history.last()
-    assert (last.from_status, last.to_status, last.actor, last.reason) == (
-        "pending_review", "verified", staff_client.staff, "Exchange statement shows the address")
+    assert (last.from_status, last.to_status, last.actor) == ("pending_review", "verified", staff_client.staff)
+    assert last.reason.startswith("Work order WO")  # decided through the review work order
+    from approvals.selectors import work_order_for_subject
+
+    [decision] = work_order_for_subject(reviewed).decisions.all()
+    assert (decision.actor, decision.comment) == (staff_client.staff, "Exchange statement shows the address")
 
 
 def test_reject_needs_a_reason(staff_client, book):
@@ -104,7 +110,7 @@ def test_a_refused_action_is_reported_and_changes_nothing(staff_client, book):
                              "reason": "fraud"})
     response = staff_client.post(LIST, {"action": "approve_addresses", ACTION_CHECKBOX_NAME: [other.pk],
                                         "apply": "1", "reason": "ok"}, follow=True)
-    assert "cannot be verified" in response.content.decode()
+    assert "no open review work order" in response.content.decode()
     other.refresh_from_db()
     assert other.status == "revoked"
 

@@ -3,9 +3,6 @@ SPEC shape; nobody reaches another customer's addresses."""
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
@@ -208,16 +205,15 @@ def _png(name: str = "account.png") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, b"\x89PNG\r\n\x1a\n" + b"0" * 100, content_type="image/png")
 
 
-def test_evidence_upload_puts_the_address_up_for_review(client, customer, monkeypatch):
-    opened = []
-    fake = types.ModuleType("approvals.services")
-    fake.work_order_open = lambda **kwargs: opened.append(kwargs)
-    monkeypatch.setitem(sys.modules, "approvals.services", fake)
+def test_evidence_upload_puts_the_address_up_for_review(client, customer):
+    from approvals.selectors import work_order_for_subject
+
     address = address_create(customer=customer, network_code="ETH", address=ETH_ADDR)
     response = client.post(url(address.pk, "verify"), {"method": "evidence", "file": _png()}, format="multipart")
     assert response.status_code == 200, response.content
     assert (response.json()["status"], response.json()["method"]) == ("pending_review", "evidence")
-    assert [o["type"] for o in opened] == ["atm.va.address_verify"]
+    work_order = work_order_for_subject(address)
+    assert (work_order.type, work_order.status, work_order.maker) == ("atm.va.address_verify", "open", customer.user)
     assert_error(client.post(url(address.pk, "verify"), {"method": "evidence", "file": _png()}, format="multipart"),
                  409, "invalid_transition")
 

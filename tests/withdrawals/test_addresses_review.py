@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from approvals.defaults import ADDRESS_REVIEWERS
 from approvals.models import WorkOrder
 from approvals.selectors import work_order_for_subject
-from approvals.services import work_order_decide
+from approvals.services.work_orders import work_order_decide
 from core.errors import DomainError
 from tests.fixtures.factories import StaffFactory, eth_network
 from tests.withdrawals.test_addresses_support import new_signer

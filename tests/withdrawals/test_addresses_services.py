@@ -275,9 +275,8 @@ def screenshot(name: str = "exchange.png", size: int = 64) -> SimpleUploadedFile
 def work_orders(monkeypatch) -> list[dict]:
     """The approvals engine's work_order_open, recorded (the engine is tested on its own)."""
     opened: list[dict] = []
-    fake = types.ModuleType("approvals.services")
-    fake.work_order_open = lambda **kwargs: opened.append(kwargs) or types.SimpleNamespace(pk=len(opened))
-    monkeypatch.setitem(sys.modules, "approvals.services", fake)
+    monkeypatch.setattr("withdrawals.services.addresses.work_order_open",
+                        lambda **kwargs: opened.append(kwargs) or types.SimpleNamespace(pk=len(opened)))
     return opened
 
 

@@ -11,8 +11,10 @@ from django.utils import timezone
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from chains.adapters.tron import TronAdapter, address_from_private_key
-from chains.adapters.utxo import UtxoAdapter, hot_wallet_address
+from chains.adapters.bitcoin.adapter import UtxoAdapter
+from chains.adapters.bitcoin.codec import hot_wallet_address
+from chains.adapters.tron.adapter import TronAdapter
+from chains.adapters.tron.codec import address_from_private_key
 from tests.fixtures.factories import btc_network, eth_network, tron_network
 
 

@@ -17,6 +17,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from approvals.admin import approval_panel
+from approvals.selectors import work_order_for_subject
 from core.admin_tools import action_with_reason, run_service_per_object, when_text
 from withdrawals.models.addresses import AddressReviewItem, AddressStatusChange, CustomerAddress
 from withdrawals.selectors.addresses import address_is_usable, addresses_for_admin, addresses_pending_review
@@ -138,17 +140,10 @@ class CustomerAddressAdmin(admin.ModelAdmin):
             extra_context["title"] = "Customer address"
             extra_context["subtitle"] = (f"{address.network.code} {address.address} — {address.label or 'no label'}"
                                          f" · {address.get_status_display()}")
-        try:
-            from approvals.admin import approval_panel
-            from approvals.selectors import work_order_for_subject
-        except ImportError:
-            pass
-        else:
-            if address is not None:
-                work_order = work_order_for_subject(address, type=WORK_ORDER_TYPE)
-                if work_order is not None:
-                    extra_context["approval_panel"] = approval_panel(
-                        work_order, request.user, next_url=request.get_full_path())
+            work_order = work_order_for_subject(address, type=WORK_ORDER_TYPE)
+            if work_order is not None:
+                extra_context["approval_panel"] = approval_panel(work_order, request.user,
+                                                                 next_url=request.get_full_path())
         return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request) -> bool:

@@ -5,7 +5,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from chains.pipeline import withdrawal_fee_bump
 from core.admin_tools import (
     ReadOnlyInline,
     action_with_reason,
@@ -14,7 +13,9 @@ from core.admin_tools import (
     run_service_per_object,
     when_text,
 )
+from withdrawals.admin.travel_rule import travel_rule_capture_view
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
+from withdrawals.pipeline.fee_bump import withdrawal_fee_bump
 from withdrawals.services.orders import withdrawal_reject, withdrawal_resubmit
 
 
@@ -81,9 +82,9 @@ class StuckFilter(admin.SimpleListFilter):
         return [("stuck", "Stuck (sent, not included) — may need a fee bump"), ("waiting", "Awaiting fee")]
 
     def queryset(self, request, queryset):
-        from chains.pipeline import stuck_after
+        from withdrawals.pipeline.delays import stuck_after
 
-        if self.value() == "stuck":  # as chains.pipeline.withdrawal_stuck_since: the newest live candidate is old
+        if self.value() == "stuck":  # as withdrawal_stuck_since: the newest live candidate is old
             live = ["signed", "sent"]
             cutoff = timezone.now() - stuck_after()
             return (queryset.filter(status__in=["broadcasting", "confirming"], confirmations=0,
@@ -119,6 +120,16 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
                        "status", "last_error", "updated_display", "completed_display", "tx_hash",
                        "confirmations_display", "block_number", "block_hash", "fee_reserved_display",
                        "fee_paid_display", "work_order_link", "ledger_link")
+
+    def get_urls(self):
+        from django.urls import path
+
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/travel-rule/", view(lambda request, pk: travel_rule_capture_view(self, request, pk)),
+                 name="withdrawals_withdrawalorder_travel_rule"),
+            *super().get_urls(),
+        ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The order page carries the work order's approval panel: steps, decisions, buttons."""

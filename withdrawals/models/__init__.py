@@ -1,4 +1,10 @@
 from withdrawals.models.addresses import AddressChallenge, AddressStatusChange, CustomerAddress  # noqa: F401
+from withdrawals.models.hot_wallets import (  # noqa: F401
+    FeeReserveCoin,
+    HotWalletNonce,
+    HotWalletUtxo,
+    NetworkSendingControl,
+)
 from withdrawals.models.orders import (  # noqa: F401
     IdempotencyRecord,
     WithdrawalOrder,
@@ -6,3 +12,4 @@ from withdrawals.models.orders import (  # noqa: F401
     WithdrawalTransaction,
 )
 from withdrawals.models.otp import TotpDevice  # noqa: F401
+from withdrawals.models.travel_rule import TravelRuleRecord  # noqa: F401

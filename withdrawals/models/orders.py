@@ -42,7 +42,7 @@ class WithdrawalOrder(ConcurrentTransitionMixin, models.Model):
     split = models.JSONField(default=list, help_text='Instruments held: [{"instrument", "amount"}] (amount + fee).')
     travel_rule = models.JSONField(null=True, blank=True,
                                    help_text="Originator and beneficiary (IVMS101 subset) when the amount requires it.")
-    # Sending (see chains.pipeline): the current signed transaction and what the chain says of it.
+    # Sending (see withdrawals.pipeline): the current signed transaction and what the chain says of it.
     fee_reserved = AmountField(default=0, help_text="Network fee reserved on the main account for this order.")
     fee_paid = AmountField(null=True, blank=True, help_text="Network fee actually paid on chain.")
     tx_hash = models.CharField(max_length=100, blank=True, db_index=True)

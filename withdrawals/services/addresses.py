@@ -27,6 +27,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from approvals.selectors import work_order_for_subject
+from approvals.services.work_orders import work_order_cancel, work_order_decide, work_order_open
 from chains.adapters import adapter_for
 from chains.addresses import address_normalize
 from chains.models import Network
@@ -274,15 +276,7 @@ def _check_evidence(file) -> None:
 
 
 def _open_review_work_order(address: CustomerAddress):
-    """Open the ``atm.va.address_verify`` work order, if the approvals engine is installed.
-
-    Without it the address waits in the admin's review queue, where staff decide it directly.
-    """
-    try:
-        from approvals.services import work_order_open
-    except ImportError:
-        logger.info("address %s: approvals engine not installed; left in the review queue", address.pk)
-        return None
+    """Open the ``atm.va.address_verify`` work order."""
     return work_order_open(
         type=WORK_ORDER_TYPE,
         subject=address,
@@ -305,19 +299,11 @@ def _cancel_open_review(address: CustomerAddress, *, actor, reason: str) -> None
     """
     if not CustomerAddress.objects.filter(pk=address.pk, status=Status.PENDING_REVIEW).exists():
         return
-    try:
-        from approvals.services import work_order_cancel
-    except ImportError:
-        return
     work_order_cancel(subject=address, actor=actor, reason=reason)
 
 
 def _open_review(address: CustomerAddress):
-    """The address's open ``atm.va.address_verify`` work order, or None (also without the engine)."""
-    try:
-        from approvals.selectors import work_order_for_subject
-    except ImportError:
-        return None
+    """The address's open ``atm.va.address_verify`` work order, or None."""
     work_order = work_order_for_subject(address, type=WORK_ORDER_TYPE)
     return work_order if work_order is not None and work_order.status == "open" else None
 
@@ -383,18 +369,13 @@ def address_revoke(*, address: CustomerAddress, actor, reason: str = "") -> Cust
 def address_review_decide(*, address: CustomerAddress, actor, approve: bool, reason: str) -> CustomerAddress:
     """A staff decision on an address under review, from the admin's review queue.
 
-    With an open ``atm.va.address_verify`` work order the decision goes through the approvals
-    engine (its flow, groups and maker-checker rules apply; on its last approval it calls
-    ``address_mark_verified``, on a rejection ``address_reject``). Without one (no engine
-    installed) the services are called directly.
+    The decision goes through the address's ``atm.va.address_verify`` work order: its flow,
+    groups and maker-checker rules apply (on its last approval it calls ``address_mark_verified``,
+    on a rejection ``address_reject``). No staff member verifies an address alone.
     """
     work_order = _open_review(address)
     if work_order is None:
-        if approve:
-            return address_mark_verified(address=address, actor=actor,
-                                         method=address.verification_method or Method.EVIDENCE, reason=reason)
-        return address_reject(address=address, actor=actor, reason=reason)
-    from approvals.services import work_order_decide
+        raise DomainError("invalid_transition", "The address has no open review work order to decide.")
 
     work_order_decide(work_order=work_order, actor=actor, decision="approve" if approve else "reject",
                       comment=reason)

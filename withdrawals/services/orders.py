@@ -43,7 +43,7 @@ def _release_everything(order: WithdrawalOrder, *, why: str) -> None:
 
 
 def _start_sending(order_id: int) -> None:
-    from chains.send_tasks import withdrawal_send
+    from withdrawals.tasks import withdrawal_send
 
     transaction.on_commit(lambda: withdrawal_send.delay(order_id))
 
@@ -125,7 +125,7 @@ def _create_order(customer: Customer, *, currency: str, network: str, address_id
     order.save(update_fields=["split"])
     WithdrawalStatusChange.objects.create(order=order, from_status="", to_status=order.status,
                                           actor=customer.user, reason="Requested in the App")
-    from approvals.services import work_order_open
+    from approvals.services.work_orders import work_order_open
 
     work_order_open(type=WORK_ORDER_TYPE, subject=order, maker=customer.user, context=None)
     order.refresh_from_db()  # screening may already have rejected it
@@ -180,7 +180,7 @@ def withdrawal_cancel(*, order: WithdrawalOrder | int, actor, reason: str = "Can
                                                  "cannot be cancelled.")
         _release_everything(order, why="cancel")
         withdrawal_apply_move(order, "cancel", actor=actor, reason=reason, fields=("fee_reserved",))
-        from approvals.services import work_order_cancel
+        from approvals.services.work_orders import work_order_cancel
 
         work_order_cancel(subject=order, actor=actor, reason=reason)
     return order

@@ -1,6 +1,6 @@
 """The moves of an approved withdrawal on its way to the chain (SPEC.md, "Withdrawal order").
 
-The pipeline in ``chains.pipeline`` talks to the node and calls these; each is one transaction
+The pipeline in ``withdrawals.pipeline`` talks to the node and calls these; each is one transaction
 on the locked order with its audit row and its ledger posting. They are safe to call twice:
 a move already made is a no-op, so a task retried after a crash cannot double-book.
 """
@@ -145,7 +145,7 @@ def _candidates_changed(order: WithdrawalOrder) -> None:
     """Kind-specific bookkeeping once candidates are confirmed, replaced or failed: the BTC hot
     wallet's UTXOs (spent, released, change available or dropped). Nothing for other kinds."""
     if order.coin.network.kind == "utxo":
-        from chains.utxos import utxo_candidates_settle
+        from withdrawals.pipeline.utxos import utxo_candidates_settle
 
         utxo_candidates_settle(order=order)
 

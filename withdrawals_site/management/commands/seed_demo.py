@@ -197,7 +197,7 @@ class Command(BaseCommand):
 
     def _btc_demo_address(self, network) -> str | None:
         try:
-            from chains.adapters.utxo import hot_wallet_address
+            from chains.adapters.bitcoin.codec import hot_wallet_address
 
             return hot_wallet_address(bytes.fromhex("11" * 32), address_network=network.address_network)
         except Exception as exc:  # the BTC adapter is optional for the demo
@@ -211,7 +211,7 @@ class Command(BaseCommand):
         hot_keys_ensure(["ETH", "BTC", "TRON"])
         try:
             from chains.adapters import adapter_for
-            from chains.adapters.evm import to_units
+            from chains.adapters.evm.adapter import to_units
             from chains.erc20 import balance_of, deploy_demo_token, mint
 
             adapter = adapter_for(networks["ETH"])
@@ -244,7 +244,7 @@ class Command(BaseCommand):
     def _send_eth(self, w3, to: str, amount: Decimal) -> None:
         from eth_account import Account
 
-        from chains.adapters.evm import to_wei
+        from chains.adapters.evm.adapter import to_wei
 
         sender = Account.from_key(ANVIL_DEV_KEY)
         tx = {"to": to, "value": to_wei(amount), "gas": 21000, "chainId": w3.eth.chain_id,
@@ -262,7 +262,7 @@ class Command(BaseCommand):
             hot = hot_address(network)
             if not backend.utxos(hot) and hasattr(backend, "fund"):
                 backend.fund(hot, 50_000_000)  # 0.5 BTC on the local test chain
-            from chains.utxos import utxo_sync
+            from withdrawals.pipeline.utxos import utxo_sync
 
             utxo_sync(network=network, address=hot, backend=backend)  # tracked in our database: spendable
         except Exception as exc:

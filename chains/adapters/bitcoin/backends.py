@@ -23,8 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from chains.adapters.base import NetworkConfig, PermanentChainError, TransientChainError
-from chains.adapters.local_state import locked_json_state
-from chains.adapters.utxo import (
+from chains.adapters.bitcoin.codec import (
     SATS_PER_BTC,
     Utxo,
     hash160,
@@ -32,6 +31,7 @@ from chains.adapters.utxo import (
     parse_transaction,
     script_to_address,
 )
+from chains.adapters.local_state import locked_json_state
 
 
 @dataclass(frozen=True)
@@ -262,7 +262,7 @@ class LocalTestChainBackend:
 
     def fund(self, address: str, value_sat: int) -> Utxo:
         """Pay ``value_sat`` to ``address`` out of thin air, in a block mined at once."""
-        from chains.adapters.utxo import decode_address
+        from chains.adapters.bitcoin.codec import decode_address
 
         script = decode_address(address, address_network=self.address_network).script_pubkey.hex()
         with self._state() as state:

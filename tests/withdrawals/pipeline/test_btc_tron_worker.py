@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from chains.adapters.tron import address_from_private_key
-from chains.adapters.utxo import btc_to_sat, sat_to_btc
+from chains.adapters.bitcoin.codec import btc_to_sat, sat_to_btc
+from chains.adapters.tron.codec import address_from_private_key
 from tests.fixtures.pipeline import (
     TRON_HOT_KEY,
     assert_kind_settled,

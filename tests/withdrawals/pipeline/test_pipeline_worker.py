@@ -9,8 +9,7 @@ from decimal import Decimal
 import pytest
 
 from chains.models import KillSwitchChange, Network
-from chains.pipeline import sending_pause_set
-from chains.send_tasks import withdrawal_send
+from chains.services import sending_pause_set
 from core.embedded import free_port
 from ledger.selectors import ledger_check, tenant_fee_reserve
 from tests.fixtures.factories import StaffFactory
@@ -25,6 +24,7 @@ from tests.fixtures.pipeline import (
 )
 from withdrawals.models import WithdrawalOrder
 from withdrawals.services.orders import withdrawal_resubmit
+from withdrawals.tasks import withdrawal_send
 
 pytestmark = [pytest.mark.chain, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 S = WithdrawalOrder.Status

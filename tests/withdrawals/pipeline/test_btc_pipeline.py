@@ -13,13 +13,13 @@ import pytest
 from django.db import connection
 
 from chains.adapters import adapter_for
-from chains.adapters.utxo import InsufficientFunds, btc_to_sat, sat_to_btc
-from chains.models import HotWalletUtxo
-from chains.pipeline import pipeline_send, pipeline_sweep
-from chains.utxos import utxo_sync
+from chains.adapters.bitcoin.codec import InsufficientFunds, btc_to_sat, sat_to_btc
 from tests.fixtures.factories import btc_network
 from tests.fixtures.pipeline import assert_kind_settled, btc_addresses, make_btc_scene, sweep_until
-from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
+from withdrawals.models import HotWalletUtxo, WithdrawalOrder, WithdrawalTransaction
+from withdrawals.pipeline.send import pipeline_send
+from withdrawals.pipeline.sweep import pipeline_sweep
+from withdrawals.pipeline.utxos import utxo_sync
 
 S = WithdrawalOrder.Status
 U = HotWalletUtxo.Status
@@ -96,7 +96,7 @@ def test_a_second_order_waits_for_the_change_rather_than_spend_an_unconfirmed_ou
 
 @pytest.mark.django_db(transaction=True)
 def test_two_orders_signed_at_once_never_pick_the_same_utxo(btc_chain, monkeypatch):
-    from chains.send_tasks import withdrawal_send
+    from withdrawals.tasks import withdrawal_send
 
     # Committed approvals start the send task on commit: keep it away from a session worker, the
     # two threads below are the two workers.

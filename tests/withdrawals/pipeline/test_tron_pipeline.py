@@ -12,13 +12,17 @@ from datetime import timedelta
 
 import pytest
 
-import chains.pipeline
+import withdrawals.pipeline.fee_bump
+import withdrawals.pipeline.send
+import withdrawals.pipeline.sweep
 from chains.adapters import network_config
-from chains.adapters.tron import TronAdapter, address_from_private_key, encode_raw_data, recover_signer
-from chains.adapters.tron_backends import RecordedTronBackend
-from chains.pipeline import _sign_and_store, pipeline_send, pipeline_sweep
+from chains.adapters.tron.adapter import TronAdapter
+from chains.adapters.tron.backends import RecordedTronBackend
+from chains.adapters.tron.codec import address_from_private_key, encode_raw_data, recover_signer
 from tests.fixtures.pipeline import TRON_HOT_KEY, assert_kind_settled, fee_of, tron_scene
 from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
+from withdrawals.pipeline.send import _sign_and_store, pipeline_send
+from withdrawals.pipeline.sweep import pipeline_sweep
 
 S = WithdrawalOrder.Status
 HOT_KEY = TRON_HOT_KEY
@@ -43,14 +47,15 @@ def clock() -> Clock:
 def node(tmp_path, clock, monkeypatch) -> RecordedTronBackend:
     """The recorded node (head moves only with ``advance``), and adapters sharing the test clock."""
     backend = RecordedTronBackend(tmp_path / "tron", clock=clock)
-    original = chains.pipeline.adapter_for
+    original = withdrawals.pipeline.send.adapter_for
 
     def adapter_for(network):
         if network.kind == "tron":
             return TronAdapter(network_config(network), backend=backend, clock=clock)
         return original(network)
 
-    monkeypatch.setattr(chains.pipeline, "adapter_for", adapter_for)
+    for module in (withdrawals.pipeline.send, withdrawals.pipeline.sweep, withdrawals.pipeline.fee_bump):
+        monkeypatch.setattr(module, "adapter_for", adapter_for)
     monkeypatch.setenv("HOT_KEY_TRON", HOT_KEY.hex())
     return backend
 

@@ -11,9 +11,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from chains.adapters.utxo import btc_to_sat, sat_to_btc
-from chains.models import HotWalletUtxo
-from chains.pipeline import _broadcast, pipeline_send, pipeline_sweep, withdrawal_fee_bump
+from chains.adapters.bitcoin.codec import btc_to_sat, sat_to_btc
 from core.errors import DomainError
 from ledger.selectors import tenant_fee_reserve
 from ledger.services import ledger_fee_release, ledger_fee_reserve
@@ -27,7 +25,10 @@ from tests.fixtures.pipeline import (
     transfers_to,
     units,
 )
-from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
+from withdrawals.models import HotWalletUtxo, WithdrawalOrder, WithdrawalTransaction
+from withdrawals.pipeline.fee_bump import withdrawal_fee_bump
+from withdrawals.pipeline.send import candidate_broadcast, pipeline_send
+from withdrawals.pipeline.sweep import pipeline_sweep
 
 S = WithdrawalOrder.Status
 U = HotWalletUtxo.Status
@@ -72,7 +73,7 @@ def test_evm_same_nonce_replacement_lands_once_and_books_its_own_fee(scene, demo
         assert order.history.filter(actor=scene.approver, reason__contains="Fee bump #1").exists()
 
         # The old one sent again is refused by the node; only that candidate is affected.
-        resent = _broadcast(order, first, raise_transient=False)
+        resent = candidate_broadcast(order, first, raise_transient=False)
         assert resent.outcome == "failed" and "underpriced" in resent.detail
         order.refresh_from_db()
         assert order.status == S.CONFIRMING and "underpriced" in order.last_error
@@ -140,7 +141,7 @@ def test_a_bump_the_node_did_not_take_is_sent_again_by_the_sweep(btc_chain, sett
     scene.approve(order)
     assert pipeline_send(order_id=order.pk).outcome == "sent"
     with monkeypatch.context() as patch:  # the bump's broadcast is lost (node unreachable)
-        patch.setattr("chains.pipeline._broadcast", lambda *args, **kwargs: None)
+        patch.setattr("withdrawals.pipeline.fee_bump.candidate_broadcast", lambda *args, **kwargs: None)
         bumped = withdrawal_fee_bump(order=order, actor=scene.approver, reason="stuck")
     assert bumped.state == "signed" and btc_chain.lookup(bumped.tx_hash) is None
 
@@ -154,6 +155,6 @@ def test_a_bump_the_node_did_not_take_is_sent_again_by_the_sweep(btc_chain, sett
 
 
 def test_tron_has_no_fee_bump():
-    from chains.pipeline import KIND_SENDING
+    from withdrawals.pipeline.kinds import KIND_SENDING
 
     assert [kind for kind, sending in KIND_SENDING.items() if sending.fee_bumps] == ["evm", "utxo"]

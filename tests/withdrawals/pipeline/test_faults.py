@@ -1,5 +1,5 @@
 """The worker SIGKILLed at the worst moments; after a restart each order completes with exactly
-one transaction on chain and the ledger holds (``WDC_FAULT_FILE``, see chains.pipeline._fault)."""
+one transaction on chain and the ledger holds (``WDC_FAULT_FILE``, see withdrawals.pipeline.faults)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def test_killed_during_the_sweep(scene, pipeline_worker, fault_file):
         wait_status(order, S.CONFIRMING)
     scene.anvil.mine(3)  # both deep enough: the sweep completes them one after the other
     arm_fault(fault_file, "during_sweep")
-    from chains.send_tasks import sweep_confirmations
+    from withdrawals.tasks import sweep_confirmations
 
     sweep_confirmations.delay(stale_after=0)
     _killed(pipeline_worker)

@@ -15,7 +15,13 @@ customer declares the destination is their own unhosted wallet).
 
 from __future__ import annotations
 
+from django.db import transaction
+
+from approvals.models import WorkOrderEvent
+from approvals.services.work_orders import work_orders_note
+from chains.models import Network
 from core.errors import DomainError
+from withdrawals.models import TravelRuleRecord, WithdrawalOrder
 
 NAME_MAX = 140
 ACCOUNT_MAX = 128
@@ -79,9 +85,34 @@ def travel_rule_problems(order) -> list[str]:
         data = travel_rule_validate(order.travel_rule)
     except DomainError as exc:
         return [f"Travel-rule data is incomplete: {exc.detail}"]
-    from chains.models import Network
-
     evm = order.coin.network.kind == Network.Kind.EVM
     if not same_address(data["beneficiary"]["address"], order.destination, case_insensitive=evm):
         return ["The beneficiary address in the travel-rule data is not the withdrawal's destination."]
     return []
+
+
+def withdrawal_travel_rule_set(*, order, data: dict, actor):
+    """Staff capture a withdrawal's travel-rule data (writes only ``travel_rule``), audited."""
+    if not (actor and actor.is_active and actor.is_staff and actor.has_perm("approvals.capture_travel_rule")):
+        raise DomainError("permission_denied", "You may not capture travel-rule data.")
+    normalized = travel_rule_validate(data)
+    pk = order.pk if isinstance(order, WithdrawalOrder) else order
+    with transaction.atomic():
+        order = (WithdrawalOrder.objects.select_for_update(of=("self",))
+                 .select_related("coin__network").get(pk=pk))
+        if order.status in WithdrawalOrder.TERMINAL:
+            raise DomainError("invalid_transition",
+                              f"A {order.get_status_display().lower()} withdrawal's travel-rule data is final.")
+        evm = order.coin.network.kind == Network.Kind.EVM
+        if not same_address(normalized["beneficiary"]["address"], order.destination, case_insensitive=evm):
+            raise DomainError("validation_error", "The beneficiary address must be the withdrawal's destination.",
+                              field="travel_rule.beneficiary.address")
+        if order.travel_rule == normalized:
+            return order
+        previous = order.travel_rule
+        WithdrawalOrder.objects.filter(pk=order.pk).update(travel_rule=normalized)
+        TravelRuleRecord.objects.create(order=order, actor=actor, previous=previous, data=normalized)
+        work_orders_note(subject=order, kind=WorkOrderEvent.Kind.TRAVEL_RULE, actor=actor,
+                         reason="Travel-rule data captured.", data={"previous": previous, "data": normalized})
+        order.travel_rule = normalized
+    return order

@@ -1,7 +1,7 @@
 """Admin of the send pipeline: kill switches (global and per network) with their audit, and the
 fee-reserve page (main account vs the fees of the queued withdrawals).
 
-Every flip goes through ``chains.pipeline.sending_pause_set`` (reason asked, audit row written,
+Every flip goes through ``chains.services.sending_pause_set`` (reason asked, audit row written,
 waiting orders restarted on resume); the fee-reserve page links to the approvals app's
 fee-reserve requests (main-account top-up, sub-account → main account), each a work order.
 """
@@ -14,17 +14,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from chains.fee_reserve import fee_reserve_overview
-from chains.models import (
-    FeeReserveCoin,
-    HotWalletUtxo,
-    KillSwitchChange,
-    Network,
-    NetworkSendingControl,
-    SendingSwitch,
-)
-from chains.pipeline import sending_pause_set
+from chains.models import KillSwitchChange, Network, SendingSwitch
+from chains.services import sending_pause_set
 from core.admin_tools import ActionsOnlyAdminMixin, ReadOnlyAdminMixin, action_with_reason, when_text
+from withdrawals.models import FeeReserveCoin, HotWalletUtxo, NetworkSendingControl
+from withdrawals.selectors.fee_reserve import fee_reserve_overview
 
 
 def _flip(*, network, paused: bool):
@@ -150,7 +144,7 @@ class KillSwitchChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(FeeReserveCoin)
 class FeeReserveAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Main account vs the network fees the queued withdrawals will need (chains.fee_reserve)."""
+    """Main account vs the network fees the queued withdrawals will need (withdrawals.selectors.fee_reserve)."""
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):
@@ -178,14 +172,14 @@ class FeeReserveAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "title": "Fee reserve", "lines": lines, "opts": self.model._meta,
             "request_url": request_url, "requests_url": _safe_reverse("admin:approvals_feereserverequest_changelist"),
             "awaiting_url": awaiting_url, "paused_networks": paused,
-            "kill_switch_url": _safe_reverse("admin:chains_networksendingcontrol_changelist") if any(
+            "kill_switch_url": _safe_reverse("admin:withdrawals_networksendingcontrol_changelist") if any(
                 request.user.has_perm(f"chains.{p}_networksendingcontrol") for p in ("view", "change")) else None,
         })
 
     def has_view_permission(self, request, obj=None):
         user = request.user
         return user.is_active and user.is_staff and (
-            user.has_perm("chains.view_feereservecoin") or user.has_perm("approvals.view_feereserverequest"))
+            user.has_perm("withdrawals.view_feereservecoin") or user.has_perm("approvals.view_feereserverequest"))
 
 
 def _safe_reverse(name: str) -> str | None:

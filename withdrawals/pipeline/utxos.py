@@ -30,7 +30,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from chains.adapters.base import SignedTransaction
-from chains.models import HotWalletUtxo, Network
+from chains.models import Network
+from withdrawals.models import HotWalletUtxo
 
 logger = logging.getLogger(__name__)
 U = HotWalletUtxo.Status
@@ -49,7 +50,7 @@ def _lock(network: Network, address: str) -> None:
 def utxo_sync(*, network: Network, address: str, backend=None) -> dict[str, int]:
     """Reconcile the tracked UTXOs of ``address`` with the node. Returns counts of what changed."""
     from chains.adapters import adapter_for
-    from chains.adapters.utxo import Utxo
+    from chains.adapters.bitcoin.codec import Utxo
 
     backend = backend or adapter_for(network).backend
     on_node: dict[tuple[str, int], Utxo] = {(u.txid, u.vout): u for u in backend.utxos(address)}
@@ -100,7 +101,7 @@ def utxo_sync_hot_wallets(*, network_code: str | None = None) -> dict[str, dict[
 
 def utxo_spendable(*, network: Network, address: str, backend=None) -> list:
     """Lock the hot address, sync with the node, and return its available outputs (adapter Utxos)."""
-    from chains.adapters.utxo import Utxo
+    from chains.adapters.bitcoin.codec import Utxo
 
     _lock(network, address)
     utxo_sync(network=network, address=address, backend=backend)
@@ -140,7 +141,7 @@ def _change_script(signed: SignedTransaction, network: Network) -> str:
     change = signed.meta["change"]
     if change["address"] == signed.sender:
         return signed.meta["inputs"][0]["script_pubkey"]
-    from chains.adapters.utxo import parse_transaction
+    from chains.adapters.bitcoin.codec import parse_transaction
 
     tx = parse_transaction(signed.raw, address_network=network.address_network)
     return tx.outputs[int(change["vout"])].lock_script.hex()
@@ -178,7 +179,7 @@ def utxo_balance(*, network: Network, address: str) -> dict[str, Decimal]:
     """Sums per state, in BTC (for the admin and the tests)."""
     from django.db.models import Sum
 
-    from chains.adapters.utxo import sat_to_btc
+    from chains.adapters.bitcoin.codec import sat_to_btc
 
     sums = dict(HotWalletUtxo.objects.filter(network=network, address=address).values("status")
                 .annotate(total=Sum("value_sat")).values_list("status", "total"))

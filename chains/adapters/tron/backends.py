@@ -20,7 +20,7 @@ import httpx
 
 from chains.adapters.base import NetworkConfig, TransientChainError
 from chains.adapters.local_state import locked_json_state
-from chains.adapters.tron import (
+from chains.adapters.tron.codec import (
     FALLBACK_ENERGY_PRICE_SUN,
     TRC20_TRANSFER_ENERGY,
     encode_raw_data,

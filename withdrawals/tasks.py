@@ -1,4 +1,4 @@
-"""Celery tasks of the send pipeline: thin, named, take ids, call chains.pipeline.
+"""Celery tasks of the send pipeline: thin, named, take ids, call withdrawals.pipeline.
 
 All are ``acks_late`` (settings: a message is acknowledged after the task ran, and given back
 if the worker dies) and idempotent: running one twice, or two at once, changes nothing more
@@ -25,8 +25,8 @@ SEND_MAX_RETRIES = 8  # with backoff 2, 4, 8 ... 120 s (jittered): about five mi
 @shared_task(name="chains.withdrawal_send", acks_late=True, autoretry_for=(TransientChainError,),
              retry_backoff=2, retry_backoff_max=120, retry_jitter=True, max_retries=SEND_MAX_RETRIES)
 def withdrawal_send(order_id: int) -> dict:
-    """Reserve the fee, sign once, store, broadcast one approved order (see chains.pipeline)."""
-    from chains.pipeline import pipeline_send
+    """Reserve the fee, sign once, store, broadcast one approved order (see withdrawals.pipeline)."""
+    from withdrawals.pipeline.send import pipeline_send
 
     result = pipeline_send(order_id=order_id)
     return {"order": order_id, "outcome": result.outcome, "detail": result.detail}
@@ -35,12 +35,12 @@ def withdrawal_send(order_id: int) -> dict:
 @shared_task(name="chains.sweep_confirmations", acks_late=True)
 def sweep_confirmations(network_code: str | None = None, batch_size: int = 500,
                         stale_after: float | None = None) -> dict:
-    """Follow broadcasting and confirming orders (see chains.pipeline.pipeline_sweep).
+    """Follow broadcasting and confirming orders (see withdrawals.pipeline.sweep.pipeline_sweep).
 
     Not retried: a node problem leaves everything as it was, and beat runs it again in 5 s.
     ``stale_after`` (seconds) overrides PIPELINE_REBROADCAST_AFTER_SECONDS.
     """
-    from chains.pipeline import pipeline_sweep
+    from withdrawals.pipeline.sweep import pipeline_sweep
 
     report = pipeline_sweep(network_code=network_code, batch_size=batch_size,
                             stale_after=None if stale_after is None else timedelta(seconds=stale_after))
@@ -50,8 +50,8 @@ def sweep_confirmations(network_code: str | None = None, batch_size: int = 500,
 @shared_task(name="chains.requeue_approved", acks_late=True)
 def requeue_approved(network_code: str | None = None, older_than: float | None = None) -> list[int]:
     """Start ``chains.withdrawal_send`` again for approved orders left waiting (see
-    chains.pipeline.pipeline_requeue_approved). ``older_than`` in seconds."""
-    from chains.pipeline import pipeline_requeue_approved
+    withdrawals.pipeline.send.pipeline_requeue_approved). ``older_than`` in seconds."""
+    from withdrawals.pipeline.send import pipeline_requeue_approved
 
     return pipeline_requeue_approved(network_code=network_code,
                                      older_than=None if older_than is None else timedelta(seconds=older_than))
@@ -59,8 +59,8 @@ def requeue_approved(network_code: str | None = None, older_than: float | None =
 
 @shared_task(name="chains.utxo_sync", acks_late=True)
 def utxo_sync(network_code: str | None = None) -> dict:
-    """Reconcile the BTC hot wallets' tracked UTXOs with their nodes (see chains.utxos). Signing
+    """Reconcile the BTC hot wallets' tracked UTXOs with their nodes (see withdrawals.pipeline.utxos). Signing
     syncs too; this keeps the database current between withdrawals (deposits to the hot wallet)."""
-    from chains.utxos import utxo_sync_hot_wallets
+    from withdrawals.pipeline.utxos import utxo_sync_hot_wallets
 
     return utxo_sync_hot_wallets(network_code=network_code)

@@ -24,7 +24,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Max
 
-from chains.models import HotWalletNonce, Network
+from chains.models import Network
+from withdrawals.models import HotWalletNonce
 
 
 class NonceError(RuntimeError):

@@ -10,15 +10,15 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-import chains.admin_pipeline  # noqa: F401 - registers the pipeline admin (wired in by the admin module later)
 from bench.sweep_bench import bulk_confirming_orders
-from chains.fee_reserve import fee_reserve_overview
-from chains.models import HotWalletNonce, KillSwitchChange, Network, SendingSwitch
-from chains.nonces import nonce_allocate
-from chains.pipeline import pipeline_sweep, sending_pause_set, sending_paused_reason
+from chains.models import KillSwitchChange, Network, SendingSwitch
+from chains.services import sending_pause_set, sending_paused_reason
 from ledger.services import ledger_transfer
 from tests.fixtures.factories import AddressFactory, CoinFactory, CustomerFactory, NetworkFactory
-from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
+from withdrawals.models import HotWalletNonce, WithdrawalOrder, WithdrawalTransaction
+from withdrawals.pipeline.nonces import nonce_allocate
+from withdrawals.pipeline.sweep import pipeline_sweep
+from withdrawals.selectors.fee_reserve import fee_reserve_overview
 
 HOT = "0x" + "aa" * 20
 
@@ -110,7 +110,7 @@ def test_sweep_queries_do_not_grow_with_the_number_of_orders(anvil):
 def test_kill_switches_are_flipped_with_a_reason_and_audited(admin_client, django_user_model):
     network = NetworkFactory()
     admin_user = django_user_model.objects.get(username="admin")
-    response = admin_client.post(reverse("admin:chains_networksendingcontrol_changelist"), {
+    response = admin_client.post(reverse("admin:withdrawals_networksendingcontrol_changelist"), {
         "action": "pause_networks", "_selected_action": [network.pk], "apply": "1",
         "reason": "node provider incident"})
     assert response.status_code == 302
@@ -143,14 +143,14 @@ def test_fee_reserve_page_warns_when_the_main_account_cannot_cover_queued_orders
     assert (line.main, line.needed, line.missing, line.short) == (
         Decimal("0.02"), Decimal("0.03"), Decimal("0.01"), True)
     assert line.coins[0].orders == 3
-    page = admin_client.get(reverse("admin:chains_feereservecoin_changelist"))
+    page = admin_client.get(reverse("admin:withdrawals_feereservecoin_changelist"))
     assert page.status_code == 200
     assert b"SHORT by 0.01" in page.content and b"main_topup" in page.content
 
     ledger_transfer(tenant=tenant, currency="ETH", amount=Decimal("0.01"), kind="main_topup", reference="t2")
     line, = fee_reserve_overview()
     assert not line.short
-    assert b"SHORT" not in admin_client.get(reverse("admin:chains_feereservecoin_changelist")).content
+    assert b"SHORT" not in admin_client.get(reverse("admin:withdrawals_feereservecoin_changelist")).content
 
 
 @pytest.mark.django_db

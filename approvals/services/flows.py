@@ -1,0 +1,83 @@
+"""Approval flows: versions staff copy, edit and activate; a work order keeps the version it opened with."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from approvals.defaults import DEFAULT_FLOWS
+from approvals.models import ApprovalFlow, ApprovalStep
+from core.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+def _default_flow(type: str) -> ApprovalFlow:  # noqa: A002
+    """Create the default flow of ``type`` as a new active version (no active flow was found)."""
+    steps = DEFAULT_FLOWS.get(type)
+    if steps is None:
+        raise DomainError("validation_error", f"Unknown work-order type {type!r}.", field="type")
+    try:
+        with transaction.atomic():
+            version = (ApprovalFlow.objects.filter(type=type).aggregate(v=Max("version"))["v"] or 0) + 1
+            flow = ApprovalFlow.objects.create(type=type, version=version, active=True,
+                                               description="Default flow, created because no flow was active.")
+            for position, (name, group, n, condition, threshold, currency) in enumerate(steps, start=1):
+                ApprovalStep.objects.create(flow=flow, position=position, name=name,
+                                            group=Group.objects.get_or_create(name=group)[0],
+                                            approvals_required=n, condition=condition, threshold=threshold,
+                                            threshold_currency=currency)
+    except IntegrityError:  # another connection created it first
+        return ApprovalFlow.objects.get(type=type, active=True)
+    logger.warning("no active approval flow for %s: created default flow v%s", type, flow.version)
+    return flow
+
+
+def approval_flow_active(type: str) -> ApprovalFlow:  # noqa: A002
+    flow = ApprovalFlow.objects.filter(type=type, active=True).first()
+    return flow or _default_flow(type)
+
+
+def approval_flow_new_version(*, flow: ApprovalFlow, actor) -> ApprovalFlow:
+    """Copy a flow (and its steps) to a new, inactive version that staff can edit."""
+    with transaction.atomic():
+        # Lock the type's flows so two copies do not race for the same version number.
+        list(ApprovalFlow.objects.select_for_update().filter(type=flow.type))
+        version = ApprovalFlow.objects.filter(type=flow.type).aggregate(v=Max("version"))["v"] + 1
+        copy = ApprovalFlow.objects.create(type=flow.type, version=version, active=False, created_by=actor,
+                                           description=f"Copied from v{flow.version}. {flow.description}".strip())
+        ApprovalStep.objects.bulk_create([
+            ApprovalStep(flow=copy, position=s.position, name=s.name, group_id=s.group_id,
+                         approvals_required=s.approvals_required, condition=s.condition, threshold=s.threshold,
+                         threshold_currency=s.threshold_currency)
+            for s in flow.steps.all()
+        ])
+    return copy
+
+
+def approval_flow_activate(*, flow: ApprovalFlow, actor) -> ApprovalFlow:
+    """Make ``flow`` the version new work orders of its type follow; open ones keep theirs."""
+    with transaction.atomic():
+        flows = list(ApprovalFlow.objects.select_for_update().filter(type=flow.type))
+        flow = next(f for f in flows if f.pk == flow.pk)
+        if flow.active:
+            return flow
+        steps = list(flow.steps.all())
+        if not steps:
+            raise DomainError("validation_error", "A flow needs at least one step.", field="steps")
+        for step in steps:
+            try:
+                step.full_clean(exclude=["flow"])
+            except ValidationError as error:
+                messages = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+                raise DomainError("validation_error", f"Step {step.position} ({step.name}): {messages}",
+                                  field="steps")
+        ApprovalFlow.objects.filter(type=flow.type, active=True).update(active=False)
+        flow.active = True
+        flow.save(update_fields=["active"])
+    logger.info("approval flow %s activated by %s", flow, actor)
+    return flow
