@@ -21,6 +21,8 @@ from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from core.fields import AmountField
+from core.history import StatusChange
+from core.transitions import Audited
 
 
 class WorkOrderType(models.TextChoices):
@@ -132,7 +134,7 @@ class ApprovalStep(StepDefinition):
         return f"{self.position}. {self.name}"
 
 
-class WorkOrder(FSMModelMixin, models.Model):
+class WorkOrder(Audited, FSMModelMixin, models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         APPROVED = "approved", "Approved"
@@ -181,6 +183,10 @@ class WorkOrder(FSMModelMixin, models.Model):
             return None
         return next((s for s in self.steps.all() if s.position == self.current_position), None)
 
+    def transition_audit_row(self, *, from_state, to_state, actor, reason, transition):
+        return WorkOrderEvent(work_order=self, kind=WorkOrderEvent.Kind.STATUS, actor=actor, reason=reason,
+                              from_status=from_state, to_status=to_state)
+
     # Moves: no side effects here; approvals.services locks, audits and calls the handler.
     @transition(field=status, source=Status.OPEN, target=Status.APPROVED)
     def approve(self):
@@ -195,8 +201,11 @@ class WorkOrder(FSMModelMixin, models.Model):
         pass
 
 
-class WorkOrderStep(StepDefinition):
-    """A step of a work order: the flow step as it was when the work order opened."""
+class WorkOrderStep(Audited, FSMModelMixin, StepDefinition):
+    """A step of a work order: the flow step as it was when the work order opened. Its moves are
+    audited as events of the work order (the step's position and the kind of move)."""
+
+    state_field = "state"
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -207,7 +216,7 @@ class WorkOrderStep(StepDefinition):
         CLOSED = "closed", "Not reached (closed)"
 
     work_order = models.ForeignKey(WorkOrder, on_delete=models.PROTECT, related_name="steps")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    state = FSMField(max_length=10, choices=State.choices, default=State.PENDING, protected=True)
     note = models.TextField(blank=True, help_text="Why the step applies or was skipped (its condition).")
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -217,6 +226,35 @@ class WorkOrderStep(StepDefinition):
 
     def __str__(self) -> str:
         return f"{self.position}. {self.name} ({self.state})"
+
+    EVENT_KINDS = {"start": "step_started", "approve": "step_approved", "reject": "step_rejected"}
+
+    def transition_audit_row(self, *, from_state, to_state, actor, reason, transition):
+        kind = self.EVENT_KINDS.get(transition)
+        if kind is None:
+            return None  # closed with its work order: the work order's own status event tells it
+        return WorkOrderEvent(work_order_id=self.work_order_id, kind=kind, actor=actor, reason=reason,
+                              step_position=self.position)
+
+    S = State
+
+    @transition(field=state, source=S.PENDING, target=S.CURRENT)
+    def start(self):
+        pass
+
+    @transition(field=state, source=S.CURRENT, target=S.APPROVED)
+    def approve(self):
+        pass
+
+    @transition(field=state, source=S.CURRENT, target=S.REJECTED)
+    def reject(self):
+        pass
+
+    @transition(field=state, source=[S.PENDING, S.CURRENT], target=S.CLOSED)
+    def close(self):
+        pass
+
+    del S
 
 
 class WorkOrderDecision(models.Model):
@@ -373,7 +411,7 @@ class PriceQuote(models.Model):
 # --- Fee reserve moves (subjects of the fee-reserve work orders) -------------------------------
 
 
-class FeeReserveRequest(FSMModelMixin, models.Model):
+class FeeReserveRequest(Audited, FSMModelMixin, models.Model):
     """A staff request to record a main-account top-up or move funds sub-account → main account.
     Opening one opens its work order; the ledger transfer is booked when the work order approves."""
 
@@ -402,6 +440,8 @@ class FeeReserveRequest(FSMModelMixin, models.Model):
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", help_text="Who approved, rejected or cancelled it.")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -414,6 +454,10 @@ class FeeReserveRequest(FSMModelMixin, models.Model):
     def reference(self) -> str:
         return f"fee-reserve:{self.pk}"
 
+    def transition_audit_row(self, *, from_state, to_state, actor, reason, transition):
+        return FeeReserveRequestStatusChange(request=self, from_status=from_state, to_status=to_state,
+                                             actor=actor, reason=reason)
+
     @transition(field=status, source=Status.PENDING, target=Status.APPROVED)
     def approve(self):
         pass
@@ -425,3 +469,9 @@ class FeeReserveRequest(FSMModelMixin, models.Model):
     @transition(field=status, source=Status.PENDING, target=Status.CANCELLED)
     def cancel(self):
         pass
+
+
+class FeeReserveRequestStatusChange(StatusChange):
+    """Audit row for every move of a fee-reserve request."""
+
+    request = models.ForeignKey(FeeReserveRequest, on_delete=models.PROTECT, related_name="history")

@@ -7,12 +7,12 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import can_proceed
 
 from approvals.models import FeeReserveRequest
 from approvals.services.work_orders import work_order_cancel, work_order_open
 from chains.models import Currency
 from core.errors import DomainError
+from core.transitions import locked, transition_apply
 from ledger.services import ledger_transfer
 
 
@@ -44,21 +44,17 @@ def fee_reserve_request_create(*, tenant, currency: str, amount: Decimal | str, 
 
 
 def _locked_request(request_id: int) -> FeeReserveRequest:
-    return (FeeReserveRequest.objects.select_for_update(of=("self",)).select_related("tenant", "currency")
-            .get(pk=request_id))
+    return locked(FeeReserveRequest, request_id, select_related=("tenant", "currency"))
 
 
 def fee_reserve_request_book(*, request_id: int, actor) -> FeeReserveRequest:
     """The work order approved: book the ledger transfer (called by the handler)."""
     with transaction.atomic():
         request = _locked_request(request_id)
-        if request.status == FeeReserveRequest.Status.APPROVED:
-            return request
-        if not can_proceed(request.approve):
-            raise DomainError("invalid_transition", f"The request is {request.get_status_display().lower()}.")
-        request.approve()
-        request.decided_at = timezone.now()
-        request.save(update_fields=["status", "decided_at"])
+        request.decided_at, request.decided_by = timezone.now(), actor
+        if not transition_apply(request, "approve", actor=actor, reason="Work order approved",
+                                fields=("decided_at", "decided_by")):
+            return request  # booked before
         ledger_transfer(tenant=request.tenant, currency=request.currency.code, amount=request.amount,
                         kind=request.kind, reference=request.reference)
     return request
@@ -69,12 +65,8 @@ def fee_reserve_request_close(*, request_id: int, actor, reason: str, transition
     """The work order was rejected (``reject``) or the request withdrawn (``cancel``)."""
     with transaction.atomic():
         request = _locked_request(request_id)
-        method = getattr(request, transition)
-        if not can_proceed(method):
-            raise DomainError("invalid_transition", f"The request is {request.get_status_display().lower()}.")
-        method()
-        request.reason, request.decided_at = reason, timezone.now()
-        request.save(update_fields=["status", "reason", "decided_at"])
+        request.reason, request.decided_at, request.decided_by = reason, timezone.now(), actor
+        transition_apply(request, transition, actor=actor, reason=reason, fields=("reason", "decided_at", "decided_by"))
     return request
 
 

@@ -21,6 +21,7 @@ from approvals.rules import decide_refusal, step_applies
 from approvals.screening import REJECT
 from approvals.services.flows import approval_flow_active
 from core.errors import DomainError
+from core.transitions import transition_apply, transition_apply_all
 
 Status = WorkOrder.Status
 StepState = WorkOrderStep.State
@@ -99,18 +100,16 @@ def work_order_open(*, type: str, subject, maker, context: dict | None = None) -
 def _snapshot_steps(work_order: WorkOrder, flow: ApprovalFlow, ctx: dict) -> list[WorkOrderStep]:
     """Copy the flow's steps onto the work order, each with why it applies or was skipped;
     return those that apply, in order."""
-    rows = []
-    for step in flow.steps.all().order_by("position"):
-        applies, why = step_applies(step, ctx)
-        rows.append(WorkOrderStep(
-            work_order=work_order, position=step.position, name=step.name, group_id=step.group_id,
-            approvals_required=step.approvals_required, condition=step.condition, threshold=step.threshold,
-            threshold_currency=step.threshold_currency, state=StepState.PENDING if applies else StepState.SKIPPED,
-            note=why))
-    if rows and not any(row.state == StepState.PENDING for row in rows):
+    flow_steps = list(flow.steps.all().order_by("position"))
+    verdicts = [step_applies(step, ctx) for step in flow_steps]
+    if verdicts and not any(applies for applies, _ in verdicts):
         # Never approve without a person: the first step applies after all.
-        rows[0].state = StepState.PENDING
-        rows[0].note = f"{rows[0].note} No step applied; the first step is kept so that a person approves."
+        verdicts[0] = (True, f"{verdicts[0][1]} No step applied; the first step is kept so that a person approves.")
+    rows = [WorkOrderStep(
+        work_order=work_order, position=step.position, name=step.name, group_id=step.group_id,
+        approvals_required=step.approvals_required, condition=step.condition, threshold=step.threshold,
+        threshold_currency=step.threshold_currency, state=StepState.PENDING if applies else StepState.SKIPPED,
+        note=why) for step, (applies, why) in zip(flow_steps, verdicts, strict=True)]
     WorkOrderStep.objects.bulk_create(rows)
     for row in rows:
         if row.state == StepState.SKIPPED:
@@ -119,24 +118,21 @@ def _snapshot_steps(work_order: WorkOrder, flow: ApprovalFlow, ctx: dict) -> lis
 
 
 def _start(work_order: WorkOrder, step: WorkOrderStep | None) -> None:
-    step.state = StepState.CURRENT
-    step.save(update_fields=["state"])
+    transition_apply(step, "start", actor=None,
+                     reason=f"Waiting for {step.approvals_required} approval(s) from {step.group.name}.")
     work_order.current_position = step.position
     work_order.save(update_fields=["current_position", "updated_at"])
-    _event(work_order, Kind.STEP_STARTED, step=step,
-           reason=f"Waiting for {step.approvals_required} approval(s) from {step.group.name}.")
 
 
 def _close(work_order: WorkOrder, transition: str, *, actor, reason: str) -> None:
-    from_status = work_order.status
-    getattr(work_order, transition)()
     work_order.reason = reason
     work_order.closed_at = timezone.now()
     work_order.current_position = None
-    work_order.save(update_fields=["status", "reason", "closed_at", "current_position", "updated_at"])
-    WorkOrderStep.objects.filter(work_order=work_order, state__in=[StepState.PENDING, StepState.CURRENT]
-                                 ).update(state=StepState.CLOSED)
-    _event(work_order, Kind.STATUS, actor=actor, reason=reason, from_status=from_status, to_status=work_order.status)
+    transition_apply(work_order, transition, actor=actor, reason=reason,
+                     fields=("reason", "closed_at", "current_position"))
+    open_steps = WorkOrderStep.objects.select_for_update().filter(
+        work_order=work_order, state__in=[StepState.PENDING, StepState.CURRENT]).order_by("position")
+    transition_apply_all(list(open_steps), "close", actor=actor, reason=reason)
 
 
 # --- decide -----------------------------------------------------------------------------------
@@ -177,9 +173,8 @@ def work_order_decide(*, work_order: WorkOrder | int, actor, decision: str, comm
 
         if decision == WorkOrderDecision.Decision.REJECT:
             _record(work_order, step, actor, decision, comment)
-            step.state, step.completed_at = StepState.REJECTED, timezone.now()
-            step.save(update_fields=["state", "completed_at"])
-            _event(work_order, Kind.STEP_REJECTED, actor=actor, step=step, reason=comment)
+            step.completed_at = timezone.now()
+            transition_apply(step, "reject", actor=actor, reason=comment, fields=("completed_at",))
             _close(work_order, "reject", actor=actor, reason=comment)
             handler.on_rejected(work_order, actor, comment)
             return work_order
@@ -194,10 +189,9 @@ def work_order_decide(*, work_order: WorkOrder | int, actor, decision: str, comm
         _record(work_order, step, actor, decision, comment)
         if approvals < step.approvals_required:
             return work_order
-        step.state, step.completed_at = StepState.APPROVED, timezone.now()
-        step.save(update_fields=["state", "completed_at"])
-        _event(work_order, Kind.STEP_APPROVED, actor=actor, step=step,
-               reason=f"{approvals} of {step.approvals_required} approval(s) from {step.group.name}.")
+        step.completed_at = timezone.now()
+        transition_apply(step, "approve", actor=actor, fields=("completed_at",),
+                         reason=f"{approvals} of {step.approvals_required} approval(s) from {step.group.name}.")
         if next_step is not None:
             _start(work_order, next_step)
             return work_order

@@ -3,6 +3,7 @@ from withdrawals.models.hot_wallets import (  # noqa: F401
     FeeReserveCoin,
     HotWalletNonce,
     HotWalletUtxo,
+    HotWalletUtxoStatusChange,
     NetworkSendingControl,
 )
 from withdrawals.models.orders import (  # noqa: F401
@@ -10,6 +11,7 @@ from withdrawals.models.orders import (  # noqa: F401
     WithdrawalOrder,
     WithdrawalStatusChange,
     WithdrawalTransaction,
+    WithdrawalTransactionStateChange,
 )
 from withdrawals.models.otp import TotpDevice  # noqa: F401
 from withdrawals.models.travel_rule import TravelRuleRecord  # noqa: F401

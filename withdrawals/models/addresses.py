@@ -5,10 +5,11 @@ from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from core.fields import AmountField
-from withdrawals.models.history import StatusChange
+from core.history import StatusChange
+from core.transitions import Audited
 
 
-class CustomerAddress(FSMModelMixin, models.Model):
+class CustomerAddress(Audited, FSMModelMixin, models.Model):
     class Status(models.TextChoices):
         PENDING_VERIFICATION = "pending_verification", "Pending verification"
         PENDING_REVIEW = "pending_review", "Pending staff review"
@@ -62,6 +63,17 @@ class CustomerAddress(FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.network_id and self.network.code}:{self.address}"
+
+    PARTICIPLES = {"verify": "verified", "reject": "rejected", "revoke": "revoked",
+                   "submit_for_review": "submitted for review"}
+
+    def transition_refusal(self, transition: str) -> str:
+        return (f"An address that is {self.status.replace('_', ' ')} cannot be "
+                f"{self.PARTICIPLES.get(transition, transition)}.")
+
+    def transition_audit_row(self, *, from_state, to_state, actor, reason, transition):
+        return AddressStatusChange(address=self, from_status=from_state, to_status=to_state, actor=actor,
+                                   reason=reason)
 
     # Moves (the services call these after locking the row; SPEC: addresses).
     @transition(field=status, source=Status.PENDING_VERIFICATION, target=Status.PENDING_REVIEW)

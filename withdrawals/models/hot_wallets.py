@@ -7,8 +7,11 @@ here with the pipeline, because they exist for the withdrawals it sends.
 
 from django.db import models
 from django.db.models import Q
+from django_fsm import FSMField, FSMModelMixin, transition
 
 from chains.models import Coin, Network
+from core.history import StatusChange
+from core.transitions import Audited
 
 
 class HotWalletNonce(models.Model):
@@ -34,7 +37,7 @@ class HotWalletNonce(models.Model):
         return f"{self.network_id and self.network.code} {self.address}: next {self.next_nonce}"
 
 
-class HotWalletUtxo(models.Model):
+class HotWalletUtxo(Audited, FSMModelMixin, models.Model):
     """An output paying a BTC hot wallet, as our database tracks it (see withdrawals.pipeline.utxos).
 
     The database, not the node, decides which outputs a new transaction may spend: signing reserves
@@ -65,7 +68,7 @@ class HotWalletUtxo(models.Model):
     vout = models.PositiveIntegerField()
     value_sat = models.PositiveBigIntegerField()
     script_pubkey = models.CharField(max_length=200, help_text="Hex of the output script.")
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.AVAILABLE, db_index=True)
+    status = FSMField(max_length=12, choices=Status.choices, default=Status.AVAILABLE, db_index=True, protected=True)
     reserved_by = models.ForeignKey("WithdrawalTransaction", null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="reserved_utxos",
                                     help_text="The candidate spending it (the newest, after a fee bump).")
@@ -89,6 +92,45 @@ class HotWalletUtxo(models.Model):
 
     def __str__(self) -> str:
         return f"{self.txid}:{self.vout} {self.value_sat} sat ({self.status})"
+
+    def transition_audit_row(self, *, from_state, to_state, actor, reason, transition):
+        return HotWalletUtxoStatusChange(utxo=self, from_status=from_state, to_status=to_state, actor=actor,
+                                         reason=reason)
+
+    # --- the moves; withdrawals.pipeline.utxos locks, calls, saves and audits -----------------
+    S = Status
+
+    @transition(field=status, source=[S.AVAILABLE, S.RESERVED], target=S.RESERVED)
+    def reserve(self):
+        """An input of a stored candidate (again: moved on to a fee bump's replacement)."""
+
+    @transition(field=status, source=S.RESERVED, target=S.AVAILABLE)
+    def release(self):
+        """No candidate of its order may still spend it."""
+
+    @transition(field=status, source=[S.AVAILABLE, S.RESERVED, S.SPENT], target=S.SPENT)
+    def spend(self):
+        """Spent by a confirmed transaction, or no longer listed by the node."""
+
+    @transition(field=status, source=S.SPENT, target=S.AVAILABLE)
+    def revive(self):
+        """The node lists it again (it had lagged)."""
+
+    @transition(field=status, source=S.PENDING, target=S.AVAILABLE)
+    def confirm_change(self):
+        """Our transaction confirmed: its change is ours to spend."""
+
+    @transition(field=status, source=S.PENDING, target=S.DROPPED)
+    def drop(self):
+        """Our transaction never confirmed: its change never existed."""
+
+    del S
+
+
+class HotWalletUtxoStatusChange(StatusChange):
+    """Audit row for every move of a tracked output."""
+
+    utxo = models.ForeignKey(HotWalletUtxo, on_delete=models.PROTECT, related_name="history")
 
 
 class NetworkSendingControl(Network):

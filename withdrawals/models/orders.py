@@ -2,14 +2,15 @@
 
 from django.db import models
 from django.db.models import Q
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from core.amounts import format_amount
 from core.fields import AmountField
-from withdrawals.models.history import StatusChange
+from core.history import StatusChange
+from core.transitions import Audited
 
 
-class WithdrawalOrder(ConcurrentTransitionMixin, models.Model):
+class WithdrawalOrder(Audited, ConcurrentTransitionMixin, models.Model):
     """A customer's request to send a coin to a verified address (SPEC.md, "Withdrawal order").
 
     ``status`` moves only through ``withdrawals.services`` (one service per move), which lock the
@@ -70,6 +71,13 @@ class WithdrawalOrder(ConcurrentTransitionMixin, models.Model):
     def required_confirmations(self) -> int:
         return self.coin.confirmations
 
+    def transition_refusal(self, transition: str) -> str:
+        return f"A {self.get_status_display().lower()} withdrawal cannot {transition.replace('_', ' ')}."
+
+    def transition_audit_row(self, *, from_state, to_state, actor, reason, transition):
+        return WithdrawalStatusChange(order=self, from_status=from_state, to_status=to_state, actor=actor,
+                                      reason=reason)
+
     # --- the moves of SPEC.md; no side effects here, the services do the rest ---------------
     S = Status
 
@@ -118,12 +126,16 @@ class WithdrawalStatusChange(StatusChange):
     order = models.ForeignKey(WithdrawalOrder, on_delete=models.PROTECT, related_name="history")
 
 
-class WithdrawalTransaction(models.Model):
+class WithdrawalTransaction(Audited, FSMModelMixin, models.Model):
     """A signed transaction of an order, stored *before* it is sent.
 
     An order normally has one. A fee bump (same nonce, higher fee) or an expired TRON
     transaction adds another; whichever confirms settles the order, the others are replaced.
+    ``state`` moves only through ``withdrawals.services.sending`` (core.transitions), each move
+    with a WithdrawalTransactionStateChange.
     """
+
+    state_field = "state"
 
     class State(models.TextChoices):
         SIGNED = "signed", "Signed, not yet accepted by a node"
@@ -140,7 +152,7 @@ class WithdrawalTransaction(models.Model):
     max_fee = AmountField(help_text="The most this transaction can spend on network fees.")
     fee_bump = models.PositiveSmallIntegerField(default=0)
     meta = models.JSONField(default=dict, blank=True)
-    state = models.CharField(max_length=12, choices=State.choices, default=State.SIGNED)
+    state = FSMField(max_length=12, choices=State.choices, default=State.SIGNED, protected=True)
     send_attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -154,6 +166,41 @@ class WithdrawalTransaction(models.Model):
 
     def __str__(self) -> str:
         return self.tx_hash
+
+    def transition_audit_row(self, *, from_state, to_state, actor, reason, transition):
+        return WithdrawalTransactionStateChange(transaction=self, from_status=from_state, to_status=to_state,
+                                                actor=actor, reason=reason)
+
+    # --- the moves; the services lock, call, save and audit (core.transitions) ----------------
+    S = State
+
+    @transition(field=state, source=S.SIGNED, target=S.SENT)
+    def accept(self):
+        """A node accepted it."""
+
+    @transition(field=state, source=S.SENT, target=S.SIGNED)
+    def unsend(self):
+        """It left the chain and the mempool: to be sent again, the same bytes."""
+
+    @transition(field=state, source=[S.SIGNED, S.SENT], target=S.CONFIRMED)
+    def confirm(self):
+        """Included at the coin's depth: it settled the order."""
+
+    @transition(field=state, source=[S.SIGNED, S.SENT], target=S.REPLACED)
+    def replace(self):
+        """Another candidate of the order confirmed: this one never can."""
+
+    @transition(field=state, source=[S.SIGNED, S.SENT], target=S.FAILED)
+    def fail(self):
+        """Refused for good, expired unsent, or its order failed."""
+
+    del S
+
+
+class WithdrawalTransactionStateChange(StatusChange):
+    """Audit row for every move of a signed transaction."""
+
+    transaction = models.ForeignKey(WithdrawalTransaction, on_delete=models.PROTECT, related_name="history")
 
 
 class IdempotencyRecord(models.Model):

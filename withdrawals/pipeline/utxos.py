@@ -31,6 +31,7 @@ from django.db.models import Q
 
 from chains.adapters.base import SignedTransaction
 from chains.models import Network
+from core.transitions import transition_apply, transition_apply_all
 from withdrawals.models import HotWalletUtxo
 
 logger = logging.getLogger(__name__)
@@ -71,12 +72,13 @@ def utxo_sync(*, network: Network, address: str, backend=None) -> dict[str, int]
                                              value_sat=utxo.value_sat, script_pubkey=utxo.script_pubkey)
                 counts["added"] += 1
             elif row.status == U.SPENT and not row.spent_txid:
-                row.status = U.AVAILABLE  # the node lists it again (it had lagged)
-                row.save(update_fields=["status", "updated_at"])
+                transition_apply(row, "revive", actor=None, reason="The node lists it again (it had lagged)")
                 counts["revived"] += 1
-        gone = [r.pk for key, r in rows.items() if r.status == U.AVAILABLE and key not in on_node]
-        if gone:
-            counts["spent"] = HotWalletUtxo.objects.filter(pk__in=gone).update(status=U.SPENT, spent_txid="")
+        gone = [r for key, r in rows.items() if r.status == U.AVAILABLE and key not in on_node]
+        for row in gone:
+            row.spent_txid = ""
+        counts["spent"] = transition_apply_all(gone, "spend", actor=None, reason="No longer listed by the node",
+                                               fields=("spent_txid",))
     if any(counts.values()):
         logger.info("UTXO sync of %s %s: %s", network.code, address, counts)
     return counts
@@ -127,7 +129,9 @@ def utxo_reserve(*, candidate, signed: SignedTransaction, network: Network) -> N
             raise RuntimeError(f"UTXO {row.txid}:{row.vout} is {row.status}, not spendable by W{candidate.order_id}")
     if len(rows) != len(inputs):
         raise RuntimeError(f"{len(inputs) - len(rows)} input(s) of {signed.tx_hash} are not tracked UTXOs")
-    HotWalletUtxo.objects.filter(pk__in=[r.pk for r in rows]).update(status=U.RESERVED, reserved_by=candidate)
+    for row in rows:
+        row.reserved_by = candidate
+    transition_apply_all(rows, "reserve", actor=None, reason=f"Input of {candidate.tx_hash}", fields=("reserved_by",))
     change = signed.meta.get("change")
     if change:
         HotWalletUtxo.objects.create(
@@ -162,17 +166,27 @@ def utxo_candidates_settle(*, order) -> None:
     TxState = WithdrawalTransaction.State  # noqa: N806
     candidates = list(WithdrawalTransaction.objects.filter(order=order).only("pk", "tx_hash", "state", "meta"))
     network_id = order.coin.network_id
+    locked_rows = HotWalletUtxo.objects.select_for_update().order_by("id")
     for candidate in candidates:
         if candidate.state == TxState.CONFIRMED:
-            HotWalletUtxo.objects.filter(_outpoints(candidate.meta), network_id=network_id).update(
-                status=U.SPENT, spent_txid=candidate.tx_hash)
-            HotWalletUtxo.objects.filter(origin=candidate, status=U.PENDING).update(status=U.AVAILABLE)
+            inputs = list(locked_rows.filter(_outpoints(candidate.meta), network_id=network_id)
+                          .exclude(status=U.SPENT, spent_txid=candidate.tx_hash))
+            for row in inputs:
+                row.spent_txid = candidate.tx_hash
+            transition_apply_all(inputs, "spend", actor=None, reason=f"Spent by {candidate.tx_hash}",
+                                 fields=("spent_txid",))
+            transition_apply_all(list(locked_rows.filter(origin=candidate, status=U.PENDING)), "confirm_change",
+                                 actor=None, reason=f"{candidate.tx_hash} confirmed")
         elif candidate.state in (TxState.REPLACED, TxState.FAILED):
-            HotWalletUtxo.objects.filter(origin=candidate, status=U.PENDING).update(status=U.DROPPED)
+            transition_apply_all(list(locked_rows.filter(origin=candidate, status=U.PENDING)), "drop",
+                                 actor=None, reason=f"{candidate.tx_hash} {candidate.state}")
     if not any(c.state in (TxState.SIGNED, TxState.SENT, TxState.CONFIRMED) for c in candidates):
         # Nothing of this order may still spend them: free for the next order.
-        HotWalletUtxo.objects.filter(reserved_by__in=candidates, status=U.RESERVED).update(
-            status=U.AVAILABLE, reserved_by=None)
+        freed = list(locked_rows.filter(reserved_by__in=candidates, status=U.RESERVED))
+        for row in freed:
+            row.reserved_by = None
+        transition_apply_all(freed, "release", actor=None, reason=f"No candidate of W{order.pk} may spend it",
+                             fields=("reserved_by",))
 
 
 def utxo_balance(*, network: Network, address: str) -> dict[str, Decimal]:

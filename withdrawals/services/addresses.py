@@ -33,6 +33,7 @@ from chains.adapters import adapter_for
 from chains.addresses import address_normalize
 from chains.models import Network
 from core.errors import DomainError
+from core.transitions import transition_apply
 from withdrawals.models.addresses import AddressChallenge, AddressStatusChange, CustomerAddress
 
 logger = logging.getLogger(__name__)
@@ -58,29 +59,12 @@ def _lock(address: CustomerAddress) -> CustomerAddress:
             .get(pk=address.pk))
 
 
-_PARTICIPLES = {"verify": "verified", "reject": "rejected", "revoke": "revoked",
-                "submit_for_review": "submitted for review"}
-
-
-def _move(address: CustomerAddress, transition_name: str, *, actor, reason: str, fields: tuple[str, ...] = ()) -> None:
-    """Check and apply one FSM move on a locked row; save; write its history row."""
-    transition = getattr(address, transition_name)
-    old = address.status
-    if not can_proceed(transition):
-        raise DomainError("invalid_transition", f"An address that is {old.replace('_', ' ')} cannot be "
-                                                f"{_PARTICIPLES[transition_name]}.")
-    transition()
-    address.save(update_fields=["status", "updated_at", *fields])
-    AddressStatusChange.objects.create(address=address, from_status=old, to_status=address.status,
-                                       actor=actor, reason=reason)
-
-
 def _verify(address: CustomerAddress, *, actor, method: str, reason: str, fields: tuple[str, ...] = ()) -> None:
     now = timezone.now()
     address.verification_method = method
     address.verified_at = now
     address.usable_from = now + settings.ADDRESS_COOLDOWN
-    _move(address, "verify", actor=actor, reason=reason,
+    transition_apply(address, "verify", actor=actor, reason=reason,
           fields=("verification_method", "verified_at", "usable_from", *fields))
 
 
@@ -318,8 +302,8 @@ def address_submit_evidence(*, address: CustomerAddress, file) -> CustomerAddres
                                                     "evidence cannot be submitted.")
         address.evidence.save(PurePath(file.name).name, file, save=False)
         address.verification_method = Method.EVIDENCE
-        _move(address, "submit_for_review", actor=address.customer.user, reason="Evidence submitted for review.",
-              fields=("evidence", "verification_method"))
+        transition_apply(address, "submit_for_review", actor=address.customer.user,
+                         reason="Evidence submitted for review.", fields=("evidence", "verification_method"))
         _open_review_work_order(address)
     return address
 
@@ -349,7 +333,7 @@ def address_reject(*, address: CustomerAddress, actor, reason: str) -> CustomerA
         if address.status == Status.REJECTED:
             return address
         address.reason = reason
-        _move(address, "reject", actor=actor, reason=reason, fields=("reason",))
+        transition_apply(address, "reject", actor=actor, reason=reason, fields=("reason",))
     return address
 
 
@@ -362,7 +346,7 @@ def address_revoke(*, address: CustomerAddress, actor, reason: str = "") -> Cust
         if address.status == Status.REVOKED:
             return address
         address.reason = reason
-        _move(address, "revoke", actor=actor, reason=address.reason, fields=("reason",))
+        transition_apply(address, "revoke", actor=actor, reason=address.reason, fields=("reason",))
     return address
 
 

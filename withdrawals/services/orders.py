@@ -21,11 +21,12 @@ from django_fsm import can_proceed
 from chains.models import Coin
 from core.amounts import parse_amount
 from core.errors import DomainError
+from core.transitions import transition_apply
 from customers.models import Customer
 from ledger.services import ledger_fee_release, ledger_hold, ledger_release
 from withdrawals.models import IdempotencyRecord, WithdrawalOrder, WithdrawalStatusChange
 from withdrawals.selectors.addresses import address_get_usable
-from withdrawals.services.moves import withdrawal_apply_move, withdrawal_held_split, withdrawal_locked
+from withdrawals.services.moves import withdrawal_held_split, withdrawal_locked
 from withdrawals.services.otp import totp_verify
 
 WORK_ORDER_TYPE = "atm.va.coin_withdraw_apply"
@@ -179,7 +180,7 @@ def withdrawal_cancel(*, order: WithdrawalOrder | int, actor, reason: str = "Can
             raise DomainError("not_cancellable", f"A {order.get_status_display().lower()} withdrawal "
                                                  "cannot be cancelled.")
         _release_everything(order, why="cancel")
-        withdrawal_apply_move(order, "cancel", actor=actor, reason=reason, fields=("fee_reserved",))
+        transition_apply(order, "cancel", actor=actor, reason=reason, fields=("fee_reserved",))
         from approvals.services.work_orders import work_order_cancel
 
         work_order_cancel(subject=order, actor=actor, reason=reason)
@@ -192,7 +193,7 @@ def withdrawal_approve(*, order: WithdrawalOrder | int, actor, reason: str = "")
         order = withdrawal_locked(order)
         if order.status == Status.APPROVED:
             return order
-        withdrawal_apply_move(order, "approve", actor=actor, reason=reason or "Approved")
+        transition_apply(order, "approve", actor=actor, reason=reason or "Approved")
         _start_sending(order.pk)
     return order
 
@@ -209,7 +210,7 @@ def withdrawal_reject(*, order: WithdrawalOrder | int, actor, reason: str) -> Wi
             raise DomainError("invalid_transition", f"A {order.get_status_display().lower()} withdrawal "
                                                     "cannot be rejected.")
         _release_everything(order, why="reject")
-        withdrawal_apply_move(order, "reject", actor=actor, reason=reason, fields=("fee_reserved",))
+        transition_apply(order, "reject", actor=actor, reason=reason, fields=("fee_reserved",))
     return order
 
 
@@ -218,6 +219,6 @@ def withdrawal_resubmit(*, order: WithdrawalOrder | int, actor, reason: str = "M
     """Staff send an order that waited for fees back to the pipeline."""
     with transaction.atomic():
         order = withdrawal_locked(order)
-        withdrawal_apply_move(order, "resubmit", actor=actor, reason=reason)
+        transition_apply(order, "resubmit", actor=actor, reason=reason)
         _start_sending(order.pk)
     return order

@@ -14,13 +14,26 @@ from django.utils import timezone
 
 from chains.adapters import SignedTransaction, TxStatus
 from core.errors import DomainError
+from core.transitions import transition_apply, transition_apply_all
 from ledger.services import ledger_fee_book, ledger_fee_release, ledger_fee_reserve, ledger_release, ledger_settle
-from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
-from withdrawals.services.moves import withdrawal_apply_move, withdrawal_held_split, withdrawal_locked
+from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
+from withdrawals.services.moves import withdrawal_held_split, withdrawal_locked, withdrawal_note
 
 Status = WithdrawalOrder.Status
 TxState = WithdrawalTransaction.State
 INSUFFICIENT_FEES = "Insufficient main account fees"
+LIVE = (TxState.SIGNED, TxState.SENT)
+
+
+def _candidates_move(order: WithdrawalOrder, transition: str, *, reason: str, states=LIVE,
+                     tx_hash: str | None = None, except_hash: str | None = None) -> int:
+    """Move the order's candidates in ``states`` (one, all, or all but one) through the recipe."""
+    rows = WithdrawalTransaction.objects.select_for_update().filter(order=order, state__in=states)
+    if tx_hash is not None:
+        rows = rows.filter(tx_hash=tx_hash)
+    if except_hash is not None:
+        rows = rows.exclude(tx_hash=except_hash)
+    return transition_apply_all(list(rows.order_by("id")), transition, actor=None, reason=reason)
 
 
 def withdrawal_reserve_fee(*, order: WithdrawalOrder | int, amount: Decimal) -> WithdrawalOrder:
@@ -38,7 +51,7 @@ def withdrawal_reserve_fee(*, order: WithdrawalOrder | int, amount: Decimal) -> 
             if error.code != "insufficient_main_account_fees":
                 raise
             order.last_error = INSUFFICIENT_FEES
-            withdrawal_apply_move(order, "wait_for_fee", actor=None, reason=INSUFFICIENT_FEES, fields=("last_error",))
+            transition_apply(order, "wait_for_fee", actor=None, reason=INSUFFICIENT_FEES, fields=("last_error",))
             return order
         order.fee_reserved = amount
         order.save(update_fields=["fee_reserved", "updated_at"])
@@ -60,12 +73,11 @@ def withdrawal_store_signed(*, order: WithdrawalOrder | int, signed: SignedTrans
             max_fee=signed.max_fee, fee_bump=fee_bump, meta=signed.meta)
         order.tx_hash = signed.tx_hash
         if order.status == Status.APPROVED:
-            withdrawal_apply_move(order, "start_broadcast", actor=None, reason=f"Signed {signed.tx_hash}",
+            transition_apply(order, "start_broadcast", actor=None, reason=f"Signed {signed.tx_hash}",
                                   fields=("tx_hash",))
         elif order.status in (Status.BROADCASTING, Status.CONFIRMING):
             order.save(update_fields=["tx_hash", "updated_at"])
-            WithdrawalStatusChange.objects.create(order=order, from_status=order.status, to_status=order.status,
-                                                  actor=actor, reason=reason or f"New candidate {signed.tx_hash}")
+            withdrawal_note(order, actor=actor, reason=reason or f"New candidate {signed.tx_hash}")
         else:
             raise DomainError("invalid_transition", f"A {order.status} withdrawal takes no new transaction.")
     return tx
@@ -75,11 +87,10 @@ def withdrawal_mark_sent(*, order: WithdrawalOrder | int, tx_hash: str) -> Withd
     """The node accepted the transaction: broadcasting → confirming."""
     with transaction.atomic():
         order = withdrawal_locked(order)
-        WithdrawalTransaction.objects.filter(order=order, tx_hash=tx_hash, state=TxState.SIGNED).update(
-            state=TxState.SENT)
+        _candidates_move(order, "accept", reason="Accepted by the node", states=(TxState.SIGNED,), tx_hash=tx_hash)
         if order.status == Status.BROADCASTING:
             order.last_error = ""
-            withdrawal_apply_move(order, "accepted_by_node", actor=None, reason=f"Accepted by the node: {tx_hash}",
+            transition_apply(order, "accepted_by_node", actor=None, reason=f"Accepted by the node: {tx_hash}",
                   fields=("last_error",))
     return order
 
@@ -99,7 +110,7 @@ def withdrawal_record_status(*, order: WithdrawalOrder | int, status: TxStatus) 
             order.save(update_fields=(*fields, "updated_at"))
             return order
         _settle(order, status)
-        withdrawal_apply_move(order, "complete", actor=None, reason=f"{status.confirmations} confirmations: credited",
+        transition_apply(order, "complete", actor=None, reason=f"{status.confirmations} confirmations: credited",
               fields=(*fields, "fee_paid", "fee_reserved", "completed_at"))
     return order
 
@@ -135,9 +146,8 @@ def _settle(order: WithdrawalOrder, status: TxStatus) -> None:
     order.fee_paid = actual
     order.fee_reserved = Decimal("0")
     order.completed_at = timezone.now()
-    WithdrawalTransaction.objects.filter(order=order, tx_hash=status.tx_hash).update(state=TxState.CONFIRMED)
-    WithdrawalTransaction.objects.filter(order=order).exclude(tx_hash=status.tx_hash).exclude(
-        state=TxState.FAILED).update(state=TxState.REPLACED)
+    _candidates_move(order, "confirm", reason=f"{status.confirmations} confirmations", tx_hash=status.tx_hash)
+    _candidates_move(order, "replace", reason=f"{status.tx_hash} confirmed instead", except_hash=status.tx_hash)
     _candidates_changed(order)
 
 
@@ -169,9 +179,9 @@ def withdrawal_fail(*, order: WithdrawalOrder | int, reason: str, fee_paid: Deci
         order.fee_paid = fee_paid
         order.fee_reserved = Decimal("0")
         order.last_error = reason
-        WithdrawalTransaction.objects.filter(order=order).update(state=TxState.FAILED)
+        _candidates_move(order, "fail", reason=reason)
         _candidates_changed(order)
-        withdrawal_apply_move(order, "fail", actor=None, reason=reason,
+        transition_apply(order, "fail", actor=None, reason=reason,
                               fields=("fee_paid", "fee_reserved", "last_error"))
     return order
 
@@ -185,8 +195,8 @@ def withdrawal_rebroadcast(*, order: WithdrawalOrder | int, reason: str) -> With
         order.confirmations = 0
         order.block_number = None
         order.block_hash = ""
-        WithdrawalTransaction.objects.filter(order=order, state=TxState.SENT).update(state=TxState.SIGNED)
-        withdrawal_apply_move(order, "start_broadcast", actor=None, reason=reason,
+        _candidates_move(order, "unsend", reason=reason, states=(TxState.SENT,))
+        transition_apply(order, "start_broadcast", actor=None, reason=reason,
               fields=("confirmations", "block_number", "block_hash"))
     return order
 
@@ -235,8 +245,7 @@ def withdrawal_candidate_refused(*, order: WithdrawalOrder | int, tx_hash: str, 
                   .exclude(tx_hash=tx_hash))
         if not others.exists():
             return withdrawal_fail(order=order, reason=reason)
-        WithdrawalTransaction.objects.filter(order=order, tx_hash=tx_hash, state=TxState.SIGNED).update(
-            state=TxState.FAILED)
+        _candidates_move(order, "fail", reason=reason, states=(TxState.SIGNED,), tx_hash=tx_hash)
         _candidates_changed(order)
         order.last_error = f"{tx_hash}: {reason}"[:2000]
         order.save(update_fields=["last_error", "updated_at"])
@@ -249,8 +258,7 @@ def withdrawal_candidate_expired(*, order: WithdrawalOrder | int, tx_hash: str) 
     False when the candidate is no longer live (someone else handled it)."""
     with transaction.atomic():
         order = withdrawal_locked(order)
-        updated = WithdrawalTransaction.objects.filter(
-            order=order, tx_hash=tx_hash, state__in=(TxState.SIGNED, TxState.SENT)).update(state=TxState.FAILED)
+        updated = _candidates_move(order, "fail", reason="Expired without being included", tx_hash=tx_hash)
         if updated:
             _candidates_changed(order)
     return bool(updated)

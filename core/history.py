@@ -1,3 +1,5 @@
+"""The audit row every transition writes (core.transitions): who moved what, when, from, to, why."""
+
 from django.conf import settings
 from django.db import models
 
