@@ -35,12 +35,6 @@ __all__ = [
     "securities_mark_synced",
 ]
 
-# HTTP statuses of the ledger's codes that are not in core.errors.ERROR_STATUS.
-LEDGER_ERROR_STATUS = {
-    "ledger_reference_conflict": 409,
-    "insufficient_main_account_fees": 409,
-    "unknown_currency": 400,
-}
 TRANSFER_KINDS = (EntryKind.MAIN_TOPUP.value, EntryKind.SUB_TO_MAIN.value)
 
 
@@ -101,8 +95,7 @@ def _call(sql: str, params: list) -> list[tuple]:
         cause = exc.__cause__
         if getattr(cause, "sqlstate", None) == "LDG00":
             code = cause.diag.message_primary
-            raise DomainError(code, cause.diag.message_detail or None, field=cause.diag.message_hint or None,
-                              status=LEDGER_ERROR_STATUS.get(code)) from None
+            raise DomainError(code, cause.diag.message_detail or None, field=cause.diag.message_hint or None) from None
         raise
 
 

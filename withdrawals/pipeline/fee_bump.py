@@ -15,6 +15,7 @@ from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
 from withdrawals.pipeline.delays import stuck_after
 from withdrawals.pipeline.kinds import SigningRefused, kind_sending, live_candidate
 from withdrawals.pipeline.send import candidate_broadcast
+from withdrawals.services.moves import withdrawal_locked
 from withdrawals.services.sending import withdrawal_raise_fee_reserve, withdrawal_store_signed
 
 logger = logging.getLogger(__name__)
@@ -48,9 +49,7 @@ def withdrawal_fee_bump(*, order: WithdrawalOrder | int, actor, reason: str) -> 
         raise DomainError("validation_error", "A fee bump needs a reason.", field="reason")
     order_id = order.pk if isinstance(order, WithdrawalOrder) else order
     with transaction.atomic():
-        order = (WithdrawalOrder.objects.select_for_update(of=("self",))
-                 .select_related("coin__currency", "coin__network", "coin__fee_currency", "customer__tenant")
-                 .get(pk=order_id))
+        order = withdrawal_locked(order_id)
         network = order.coin.network
         strategy = kind_sending(network)
         if not strategy.fee_bumps:

@@ -19,6 +19,7 @@ from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
 from withdrawals.pipeline.delays import requeue_after
 from withdrawals.pipeline.faults import fault_point
 from withdrawals.pipeline.kinds import SigningRefused, kind_sending, live_candidate, sender_address, signed_transaction
+from withdrawals.services.moves import withdrawal_locked
 from withdrawals.services.sending import (
     withdrawal_candidate_expired,
     withdrawal_candidate_refused,
@@ -73,9 +74,7 @@ def _sign_and_store(order_id: int) -> SendResult | None:
     """One transaction: claim, switches, fee, nonce, sign, store. None: a candidate is stored and
     committed, go and broadcast it."""
     with transaction.atomic():
-        order = (WithdrawalOrder.objects.select_for_update(of=("self",), skip_locked=True)
-                 .select_related("coin__currency", "coin__network", "coin__fee_currency", "customer__tenant")
-                 .filter(pk=order_id).first())
+        order = withdrawal_locked(order_id, skip_locked=True)
         if order is None:
             exists = WithdrawalOrder.objects.filter(pk=order_id).exists()
             return SendResult("busy" if exists else "done", "claimed by another worker" if exists else "no such order")
@@ -147,9 +146,7 @@ def _rebuild_expired(order: WithdrawalOrder, expired: WithdrawalTransaction, ada
         return SendResult("retry", f"{expired.tx_hash} expired but the node knows it")  # the sweep follows it
     try:
         with transaction.atomic():
-            order = (WithdrawalOrder.objects.select_for_update(of=("self",))
-                     .select_related("coin__currency", "coin__network", "coin__fee_currency", "customer__tenant")
-                     .get(pk=order.pk))
+            order = withdrawal_locked(order)
             if order.status not in (Status.BROADCASTING, Status.CONFIRMING):
                 return SendResult("done", order.status)
             if not withdrawal_candidate_expired(order=order, tx_hash=expired.tx_hash):
