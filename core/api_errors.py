@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from core.errors import DomainError
+from core.errors import ERROR_CODES, DomainError
 
 _DRF_CODES = [
     (drf.NotAuthenticated, "unauthenticated"),
@@ -53,11 +53,15 @@ def exception_handler(exc, context):
         return error_response(DomainError("validation_error", message, field=field))
     for exc_class, code in _DRF_CODES:
         if isinstance(exc, exc_class):
-            status = 401 if code == "unauthenticated" else exc.status_code
+            # Raised with a public code of its own (``AuthenticationFailed(..., code="token_expired")``).
+            own_code = getattr(exc.detail, "code", None)
+            if own_code in ERROR_CODES:
+                code = own_code
+            status = 401 if code in ("unauthenticated", "token_expired") else exc.status_code
             headers = {}
             if isinstance(exc, drf.Throttled) and exc.wait:
                 headers["Retry-After"] = str(int(exc.wait) + 1)
-            if code == "unauthenticated":
+            if status == 401:
                 headers["WWW-Authenticate"] = "Token"
             return error_response(DomainError(code, str(exc.detail), status=status), headers)
     return None  # a real bug: Django's 500 handling, logged

@@ -18,6 +18,7 @@ ERROR_STATUS: dict[str, int] = {
     "not_cancellable": 409,
     "invalid_transition": 409,
     "throttled": 429,
+    "login_locked": 429,
     "token_expired": 401,
     "otp_locked": 423,
     "payout_frozen": 423,
@@ -66,6 +67,7 @@ ERROR_CODES: dict[str, str] = {
     "payout_frozen": "Withdrawals are paused after a password change, a new OTP device or a new address.",
     "otp_locked": "Too many wrong one-time codes; withdrawals are locked for a while.",
     "token_expired": "The token has expired or was revoked; log in again.",
+    "login_locked": "Too many failed logins for this username or from this address; locked for a while.",
     # Beyond SPEC.md's list: the console's own refusals.
     "invalid_transition": "The object's current status does not allow this move.",
     "invalid_signature": "The signature does not prove control of the address.",

@@ -41,6 +41,13 @@ class Customer(models.Model):
     )
     kyc_status = models.CharField(max_length=16, choices=KycStatus.choices, default=KycStatus.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set only by customers.services.customer_freeze_payouts (read-only in the admin).
+    payouts_frozen_until = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="Withdrawals are refused (payout_frozen) until then: after a password change, a replacement "
+                  "OTP device or a new address.")
+    payouts_frozen_reason = models.CharField(max_length=200, blank=True, editable=False,
+                                             help_text="What started the latest payout freeze.")
 
     class Meta:
         constraints = [
@@ -54,3 +61,6 @@ class Customer(models.Model):
     @property
     def may_withdraw(self) -> bool:
         return self.kyc_status == self.KycStatus.APPROVED and self.kyc_level >= 1
+
+    def payouts_frozen_at(self, now) -> bool:
+        return self.payouts_frozen_until is not None and self.payouts_frozen_until > now

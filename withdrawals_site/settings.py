@@ -135,9 +135,7 @@ FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 TRAVEL_RULE_THRESHOLD_HKD = os.environ.get("TRAVEL_RULE_THRESHOLD_HKD", "8000")
 
 # --- Auth, i18n, static ----------------------------------------------------------------------
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-]
+# AUTH_PASSWORD_VALIDATORS: see "Logins, tokens and payout freeze" at the end.
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -200,3 +198,54 @@ LOGGING = {
         "celery.beat": {"level": "WARNING"},
     },
 }
+
+# --- Logins, tokens and payout freeze (issue 13; docs/SECURITY.md) ---------------------------
+# Kept in one block on purpose: it only appends to the lists above or adds its own names.
+INSTALLED_APPS += ["axes"]
+# Axes reads its lockout flag from the request on the way out: last, after authentication.
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out username or IP before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+# The client IP: REMOTE_ADDR unless NUM_PROXIES trusted proxies sit in front; then the address
+# the outermost trusted proxy saw (X-Forwarded-For counted from the right). With 0 proxies a
+# client's own X-Forwarded-For is ignored. One rule for DRF's throttles and for axes
+# (core.client_ip.client_ip; django-ipware is not installed, so axes' IPWARE settings are unused).
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
+# Lock a username after N failures from anywhere, and an IP after N failures on any usernames.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", "30")))
+# A success does not wipe the failures: logging into one's own account from an IP must not reset
+# the count of an attacker guessing other accounts from it.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "customers.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# App tokens expire (created + TTL) and are deleted on logout; login issues a fresh one.
+API_TOKEN_TTL = timedelta(hours=float(os.environ.get("API_TOKEN_TTL_HOURS", "24")))
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "customers.authentication.ExpiringTokenAuthentication",
+    *(c for c in REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]
+      if c != "rest_framework.authentication.TokenAuthentication"),
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["otp_confirm"] = os.environ.get("THROTTLE_OTP_CONFIRM", "10/min")
+
+# Wrong OTP codes: this many in a row lock the customer's withdrawals for OTP_LOCK.
+OTP_MAX_FAILURES = int(os.environ.get("OTP_MAX_FAILURES", "5"))
+OTP_LOCK = timedelta(minutes=float(os.environ.get("OTP_LOCK_MINUTES", "30")))
+# A password change, a replacement OTP device or a new address pause withdrawals this long.
+PAYOUT_FREEZE = timedelta(hours=float(os.environ.get("PAYOUT_FREEZE_HOURS", "24")))

@@ -32,10 +32,14 @@ def test_a_customer_logs_in_and_reads_their_profile(api_client, customer):
     }
 
 
-def test_logging_in_twice_returns_the_same_token(api_client, customer):
+def test_logging_in_again_issues_a_fresh_token_and_the_old_one_stops_working(api_client, customer):
     first = login(api_client, customer.user.username, "pass-1234").json()["token"]
     second = login(api_client, customer.user.username, "pass-1234").json()["token"]
-    assert first == second
+    assert first != second
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {first}")
+    assert api_client.get("/api/v1/me/").json()["code"] == "unauthenticated"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {second}")
+    assert api_client.get("/api/v1/me/").status_code == 200
 
 
 def test_a_wrong_password_is_401_and_creates_no_token(api_client, customer):

@@ -30,6 +30,8 @@ def test_seed_demo_is_idempotent_and_usable(demo_chain_env, anvil):
     from customers.models import Customer
 
     alice = Customer.objects.get(user__username="alice")
+    # The demo's addresses and passwords are seeded, not "changed": no demo customer starts frozen.
+    assert not Customer.objects.filter(payouts_frozen_until__isnull=False).exists()
     balances = {b["currency"]: b for b in customer_balances(customer=alice)}
     assert balances["ETH"]["available"] == Decimal("3.5")
     assert ledger_check() == []

@@ -31,7 +31,7 @@ def test_schema_validates_and_documents_every_error_code(db):
     missing = sorted(code for code in spec_error_codes() if code not in schema)
     assert missing == [], f"error codes not documented in the OpenAPI schema: {missing}"
     for path in ("/api/v1/withdrawals/", "/api/v1/withdrawals/{order_id}/cancel/", "/api/v1/balances/",
-                 "/api/v1/coins/", "/api/v1/addresses/", "/api/v1/auth/token/"):
+                 "/api/v1/coins/", "/api/v1/addresses/", "/api/v1/auth/token/", "/api/v1/auth/logout/"):
         assert path in schema
 
 

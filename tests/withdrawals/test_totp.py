@@ -43,12 +43,15 @@ def test_enrol_then_confirm_then_codes_work_once(app):
     assert reused.value.code == "invalid_otp"
 
 
-def test_a_confirmed_device_cannot_be_re_enrolled_by_the_app(app):
+def test_a_confirmed_device_cannot_be_re_enrolled_by_the_app_without_a_current_code(app):
     customer, client = app
     secret = client.post("/api/v1/otp/enroll/").json()["secret"]
     client.post("/api/v1/otp/confirm/", {"code": code_at(secret)}, format="json")
+    before = TotpDevice.objects.values().get(customer=customer)
     response = client.post("/api/v1/otp/enroll/")
-    assert response.status_code == 400 and response.json()["field"] == "otp"
+    assert response.status_code == 400 and response.json()["field"] == "code"
+    assert response.json()["code"] == "invalid_otp"
+    assert TotpDevice.objects.values().get(customer=customer) == before  # nothing changed
 
 
 def test_codes_outside_the_window_are_refused(app):

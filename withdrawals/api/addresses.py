@@ -36,7 +36,8 @@ class AddressListCreateApi(APIView):
         tags=TAG, operation_id="addresses_create", summary="Register an external address",
         description="The address is checked against the network's rules and stored in its canonical form "
                     "(EIP-55 on ETH). It starts `pending_verification`: prove ownership with "
-                    "`POST /addresses/{id}/verify/`.",
+                    "`POST /addresses/{id}/verify/`. Registering an address pauses all the customer's "
+                    "withdrawals for `PAYOUT_FREEZE_HOURS` (24 h; `payout_frozen`).",
         request=AddressCreateInputSerializer,
         responses={201: AddressOutputSerializer,
                    **error_responses("invalid_address", "network_mismatch", "validation_error", "duplicate_address",

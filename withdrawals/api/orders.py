@@ -12,11 +12,11 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.api_docs import AUTH_ERRORS, error_responses
 from core.api_fields import AmountInput, AmountString, StrictCharField, StrictIntegerField
+from core.throttles import AtomicScopedRateThrottle
 from ledger.selectors import customer_balances
 from withdrawals.selectors.orders import withdrawal_get_for_customer, withdrawals_for_customer
 from withdrawals.services.orders import withdrawal_cancel, withdrawal_request
@@ -107,8 +107,8 @@ class WithdrawalFilters(serializers.Serializer):
     currency = StrictCharField(required=False, allow_blank=True)
 
 
-class WithdrawalRequestThrottle(ScopedRateThrottle):
-    scope_attr = "throttle_scope"
+class WithdrawalRequestThrottle(AtomicScopedRateThrottle):
+    """Per customer, counted atomically in Redis (a burst never gets past the rate)."""
 
     def allow_request(self, request, view):
         if request.method != "POST":
@@ -201,13 +201,32 @@ class Balances(APIView):
         return Response(BalanceOutput(customer_balances(customer=request.customer), many=True).data)
 
 
+class OtpThrottle(AtomicScopedRateThrottle):
+    """Code guessing on enrolment and confirmation: ``otp_confirm`` rate per customer."""
+
+
+class OtpEnrollInput(serializers.Serializer):
+    code = StrictCharField(max_length=12, required=False,
+                           help_text="Replacing a confirmed device: a current code of that device.")
+
+
 class OtpEnroll(APIView):
-    @extend_schema(operation_id="otp_enroll", request=None,
+    throttle_classes = [OtpThrottle]
+    throttle_scope = "otp_confirm"
+
+    @extend_schema(operation_id="otp_enroll", request=OtpEnrollInput,
+                   description="First enrolment needs no body. With a confirmed device this starts a replacement "
+                               "and needs `code` from the current device (a wrong one counts towards `otp_locked`); "
+                               "the current device keeps working until the new one is confirmed, which pauses "
+                               "withdrawals (`payout_frozen`) for `PAYOUT_FREEZE_HOURS`.",
                    responses={201: inline_serializer("OtpEnrollment", {"secret": serializers.CharField(),
                                                                        "otpauth_url": serializers.CharField()}),
-                              **error_responses("validation_error", *AUTH_ERRORS)})
+                              **error_responses("validation_error", "invalid_otp", "otp_locked", "throttled",
+                                                *AUTH_ERRORS)})
     def post(self, request):
-        _, secret, uri = totp_enroll(customer=request.customer)
+        data = OtpEnrollInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        _, secret, uri = totp_enroll(customer=request.customer, code=data.validated_data.get("code"))
         return Response({"secret": secret, "otpauth_url": uri}, status=status.HTTP_201_CREATED)
 
 
@@ -216,9 +235,15 @@ class OtpConfirmInput(serializers.Serializer):
 
 
 class OtpConfirm(APIView):
+    throttle_classes = [OtpThrottle]
+    throttle_scope = "otp_confirm"
+
     @extend_schema(operation_id="otp_confirm", request=OtpConfirmInput,
+                   description="Confirms the device being enrolled with its first code. Refused "
+                               "(`validation_error`) when the device is already confirmed and no replacement "
+                               "waits. Confirming a replacement pauses withdrawals (`payout_frozen`).",
                    responses={200: inline_serializer("OtpConfirmed", {"confirmed": serializers.BooleanField()}),
-                              **error_responses("validation_error", "invalid_otp", *AUTH_ERRORS)})
+                              **error_responses("validation_error", "invalid_otp", "throttled", *AUTH_ERRORS)})
     def post(self, request):
         data = OtpConfirmInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -34,6 +34,7 @@ from chains.addresses import address_normalize
 from chains.models import Network
 from core.errors import DomainError
 from core.transitions import transition_apply
+from customers.services import customer_freeze_payouts
 from withdrawals.models.addresses import AddressChallenge, AddressStatusChange, CustomerAddress
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,9 @@ def address_create(*, customer, network_code: str, address: str, label: str = ""
             raise duplicate
         AddressStatusChange.objects.create(address=entry, from_status="", to_status=entry.status,
                                            actor=customer.user, reason="Registered by the customer.")
+        # A new address pauses every withdrawal of the customer (account take-over: a stolen login
+        # adds its own address first). The demo seeds its addresses without this service.
+        customer_freeze_payouts(customer=customer, reason=f"New address on {network.code}")
     return entry
 
 

@@ -21,13 +21,14 @@ from django_fsm import can_proceed
 from chains.models import Coin
 from core.amounts import parse_amount
 from core.errors import DomainError
+from core.times import iso_utc
 from core.transitions import transition_apply
 from customers.models import Customer
 from ledger.services import ledger_fee_release, ledger_hold, ledger_release
 from withdrawals.models import IdempotencyRecord, WithdrawalOrder, WithdrawalStatusChange
 from withdrawals.selectors.addresses import address_get_usable
 from withdrawals.services.moves import withdrawal_held_split, withdrawal_locked
-from withdrawals.services.otp import totp_verify
+from withdrawals.services.otp import WrongOtp, totp_failure_record, totp_verify
 
 WORK_ORDER_TYPE = "atm.va.coin_withdraw_apply"
 Status = WithdrawalOrder.Status
@@ -74,14 +75,19 @@ def withdrawal_request(*, customer: Customer, idempotency_key: str, currency: st
     try:
         with transaction.atomic():
             # One request per customer at a time: serializes the daily limit and the key check.
-            Customer.objects.select_for_update().filter(pk=customer.pk).first()
+            locked = Customer.objects.select_for_update().filter(pk=customer.pk).first()
             previous = _idempotent_replay(customer, idempotency_key, fingerprint)
             if previous is not None:
                 return previous, False
             order = _create_order(customer, currency=currency, network=network, address_id=address_id,
-                                  amount=amount, otp=otp, travel_rule=travel_rule)
+                                  amount=amount, otp=otp, travel_rule=travel_rule,
+                                  frozen_until=locked.payouts_frozen_until if locked else None)
             IdempotencyRecord.objects.create(customer=customer, key=idempotency_key, request_hash=fingerprint,
                                              order=order)
+    except WrongOtp:
+        # The request changed nothing (rolled back); the wrong code is counted in its own
+        # transaction, so the count survives the refusal (docs/DECISIONS.md).
+        raise totp_failure_record(customer=customer) from None
     except IntegrityError:
         # Another connection stored the same key first (the lock makes this rare): answer as it did.
         previous = _idempotent_replay(customer, idempotency_key, fingerprint)
@@ -101,7 +107,7 @@ def _idempotent_replay(customer, key: str, fingerprint: str) -> WithdrawalOrder 
 
 
 def _create_order(customer: Customer, *, currency: str, network: str, address_id: int, amount: str, otp: str,
-                  travel_rule: dict | None) -> WithdrawalOrder:
+                  travel_rule: dict | None, frozen_until=None) -> WithdrawalOrder:
     coin = _open_coin(currency, network)
     value = parse_amount(amount, max_decimals=coin.decimals)
     if value < coin.min_amount:
@@ -112,6 +118,9 @@ def _create_order(customer: Customer, *, currency: str, network: str, address_id
     address = address_get_usable(customer=customer, address_id=address_id, network=coin.network, lock=True)
     if not customer.may_withdraw:
         raise DomainError("kyc_required", "KYC must be approved before withdrawing.")
+    if frozen_until is not None and frozen_until > timezone.now():
+        raise DomainError("payout_frozen", f"Withdrawals are paused until {iso_utc(frozen_until)} after a "
+                                           "password change, a new OTP device or a new address.")
     totp_verify(customer=customer, code=otp)
     _check_daily_limit(customer, coin, value)
 
