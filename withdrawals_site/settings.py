@@ -80,7 +80,9 @@ if DATABASE_URL:
 else:
     _default_db = embedded.postgres_settings()
 _default_db["CONN_MAX_AGE"] = int(os.environ.get("DB_CONN_MAX_AGE", "0"))
-_default_db["TEST"] = {"NAME": os.environ.get("WDC_TEST_DB_NAME", "test_withdrawals")}
+# The test database is named after the configured one, so two checkouts pointed at different
+# databases of one server never share (or drop) each other's test database.
+_default_db["TEST"] = {"NAME": os.environ.get("WDC_TEST_DB_NAME") or f"test_{_default_db['NAME']}"}
 DATABASES = {"default": _default_db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
