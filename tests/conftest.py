@@ -20,6 +20,19 @@ def require_service(name: str, reason: str) -> None:
     pytest.skip(f"{name} not available: {reason}")
 
 
+@pytest.fixture(autouse=True)
+def otp_clock(monkeypatch):
+    """One-time codes are checked against a clock pinned mid-step for the whole test: a code a
+    test computes stays valid however slow the machine is (the step never turns under it)."""
+    import time
+
+    from withdrawals.services import otp
+
+    pinned = float(int(time.time()) // 30 * 30 + 15)
+    monkeypatch.setattr(otp, "otp_now", lambda: pinned)
+    return pinned
+
+
 def pytest_configure(config):
     """Each test run gets its own cache namespace, so throttle counters never leak between runs."""
     import uuid

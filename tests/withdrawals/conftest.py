@@ -12,6 +12,7 @@ from customers.models import Customer
 from ledger.services import ledger_deposit
 from tests.fixtures.factories import AddressFactory, CoinFactory, CustomerFactory, TenantFactory
 from withdrawals.models import TotpDevice
+from withdrawals.services import otp as otp_service
 from withdrawals.services.otp import totp_confirm, totp_enroll, totp_secret
 
 
@@ -19,9 +20,7 @@ def fresh_otp(customer: Customer) -> str:
     """A code for the earliest time step the device has not used yet (the window allows three)."""
     device = TotpDevice.objects.get(customer=customer)
     totp = pyotp.TOTP(totp_secret(device))
-    import time
-
-    now_step = int(time.time()) // totp.interval
+    now_step = int(otp_service.otp_now()) // totp.interval
     step = max(now_step - 1, device.last_used_step + 1)
     assert step <= now_step + 1, "no unused TOTP step left in the window; use the otp_bypass fixture"
     return totp.at(step * totp.interval)
@@ -46,9 +45,7 @@ def enrolled_customer(**kwargs) -> Customer:
     customer = CustomerFactory(tenant=TenantFactory(), **kwargs)
     _, secret, _ = totp_enroll(customer=customer)
     totp = pyotp.TOTP(secret)
-    import time
-
-    totp_confirm(customer=customer, code=totp.at(int(time.time()) - totp.interval))
+    totp_confirm(customer=customer, code=totp.at(int(otp_service.otp_now()) - totp.interval))
     return customer
 
 

@@ -11,6 +11,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from tests.withdrawals.conftest import fresh_otp
 from tests.withdrawals.test_withdrawal_requests import snapshot
 from withdrawals.models import TotpDevice
+from withdrawals.services import otp as otp_service
 from withdrawals.services.otp import totp_secret
 
 WRONG = "000000"
@@ -19,7 +20,7 @@ WRONG = "000000"
 def wrong_code(customer) -> str:
     """A 6-digit code that is none of the three the window accepts now."""
     totp = pyotp.TOTP(totp_secret(TotpDevice.objects.get(customer=customer)))
-    valid = {totp.at(timezone.now().timestamp() + k * totp.interval) for k in (-1, 0, 1)}
+    valid = {totp.at(otp_service.otp_now() + k * totp.interval) for k in (-1, 0, 1)}
     return next(c for c in (WRONG, "111111", "222222", "333333") if c not in valid)
 
 

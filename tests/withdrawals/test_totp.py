@@ -1,6 +1,5 @@
 """TOTP enrolment and verification: secrets encrypted at rest, codes single-use."""
 
-import time
 
 import pyotp
 import pytest
@@ -9,6 +8,7 @@ from rest_framework.test import APIClient
 from core.errors import DomainError
 from tests.fixtures.factories import CustomerFactory
 from withdrawals.models import TotpDevice
+from withdrawals.services import otp as otp_service
 from withdrawals.services.otp import totp_verify
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def app():
 
 def code_at(secret: str, offset_steps: int = 0) -> str:
     totp = pyotp.TOTP(secret)
-    return totp.at(int(time.time()) + offset_steps * totp.interval)
+    return totp.at(int(otp_service.otp_now()) + offset_steps * totp.interval)
 
 
 def test_enrol_then_confirm_then_codes_work_once(app):
