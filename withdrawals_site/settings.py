@@ -200,3 +200,21 @@ LOGGING = {
         "celery.beat": {"level": "WARNING"},
     },
 }
+
+# --- Staff second factor and sessions (staff/, docs/SECURITY.md "Staff second factor") ---------
+INSTALLED_APPS += ["django_otp", "staff"]
+_after_messages = MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1
+MIDDLEWARE[_after_messages:_after_messages] = [
+    "staff.middleware.SessionIdleTimeoutMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "staff.middleware.StaffSecondFactorMiddleware",
+]
+# Sensitive admin actions ask for a fresh code when the last one is older than this.
+STAFF_OTP_FRESH_SECONDS = int(os.environ.get("STAFF_OTP_FRESH_SECONDS", "900"))
+STAFF_OTP_VERIFY_URL_NAME = "staff:verify"
+# Wrong codes back off 1, 2, 4, ... seconds (django-otp's throttling), per device.
+STAFF_OTP_THROTTLE_FACTOR = int(os.environ.get("STAFF_OTP_THROTTLE_FACTOR", "1"))
+# A session with no request for this long is logged out.
+SESSION_IDLE_TIMEOUT_SECONDS = int(os.environ.get("SESSION_IDLE_TIMEOUT_SECONDS", "1800"))
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
