@@ -10,6 +10,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.fixtures.factories import CustomerFactory, StaffFactory, UserFactory, eth_network
+from tests.fixtures.staff import login_verified_staff
 from withdrawals.models.addresses import CustomerAddress
 from withdrawals.services.addresses import address_create, address_micropayment_expect, address_submit_evidence
 
@@ -28,7 +29,7 @@ def _settings(settings, tmp_path, monkeypatch):
 @pytest.fixture
 def staff_client(client, db):
     staff = StaffFactory(is_superuser=True)
-    client.force_login(staff)
+    login_verified_staff(client, staff)
     client.staff = staff
     return client
 
