@@ -11,7 +11,7 @@ from django.contrib.auth import logout
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from staff.services import staff_totp_device_get
+from staff.services import staff_has_second_factor
 
 LAST_SEEN_SESSION_KEY = "session_last_seen_at"
 
@@ -38,22 +38,26 @@ class SessionIdleTimeoutMiddleware:
 
 class StaffSecondFactorMiddleware:
     """Under /admin/, a signed-in staff member without a verified second factor reaches only
-    enrolment (no device yet), the code page (a device) and logout. Runs after django-otp's
-    OTPMiddleware, which provides ``request.user.is_verified()``."""
+    enrolment (no device yet), the code page (a device), the passkey ceremonies and logout. Runs
+    after django-otp's OTPMiddleware, which provides ``request.user.is_verified()``."""
+
+    OPEN_NAMESPACES = {"staff", "otp_webauthn"}
+    OPEN_VIEWS = {"staff-login", "admin:login", "admin:logout"}
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        user = request.user
-        if user.is_authenticated and user.is_staff and self._guarded(request.path) and not user.is_verified():
-            target = "staff:verify" if staff_totp_device_get(user=user) is not None else "staff:enrol"
-            return HttpResponseRedirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
 
-    @staticmethod
-    def _guarded(path: str) -> bool:
-        if not path.startswith(reverse("admin:index")):
-            return False
-        open_paths = (reverse("admin:login"), reverse("admin:logout"), reverse("staff:verify"), reverse("staff:enrol"))
-        return path not in open_paths
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        user = request.user
+        if not (user.is_authenticated and user.is_staff) or not request.path.startswith(reverse("admin:index")):
+            return None
+        match = request.resolver_match
+        if match.namespace in self.OPEN_NAMESPACES or match.view_name in self.OPEN_VIEWS:
+            return None
+        if user.is_verified():
+            return None
+        target = "staff:verify" if staff_has_second_factor(user=user) else "staff:enrol"
+        return HttpResponseRedirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")

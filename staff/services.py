@@ -13,6 +13,7 @@ import django_otp
 import pyotp
 from django.db import transaction
 from django.utils import timezone
+from django_otp import user_has_device
 
 from core.errors import DomainError
 from core.field_crypto import field_decrypt, field_encrypt
@@ -70,10 +71,30 @@ def staff_totp_verify(*, user, code: str) -> StaffTotpDevice:
     return device
 
 
-def staff_session_mark_verified(*, request, device: StaffTotpDevice) -> None:
-    """The session passed the second factor now: django-otp's ``is_verified()`` and the time that
-    ``core.second_factor`` reads for sensitive actions."""
+def staff_has_second_factor(*, user) -> bool:
+    """Any confirmed django-otp device: an authenticator app or a passkey."""
+    return getattr(user, "is_authenticated", False) and user_has_device(user, confirmed=True)
+
+
+def staff_passkeys(*, user):
+    """The staff member's confirmed passkeys (django-otp-webauthn credentials)."""
+    from django_otp_webauthn.utils import get_credential_model
+
+    return get_credential_model().objects.filter(user=user, confirmed=True).order_by("pk")
+
+
+def staff_passkey_exists(*, user) -> bool:
+    return staff_passkeys(user=user).exists()
+
+
+def staff_session_mark_verified(*, request, device) -> None:
+    """The session passed the second factor now (a TOTP device or a passkey): django-otp's
+    ``is_verified()`` and the time that ``core.second_factor`` reads for sensitive actions."""
     django_otp.login(request, device)
+    staff_session_mark_fresh(request=request)
+
+
+def staff_session_mark_fresh(*, request) -> None:
     request.session[VERIFIED_AT_SESSION_KEY] = time.time()
 
 

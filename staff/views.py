@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import segno
 from django.contrib import admin
 from django.contrib.auth import login as auth_login
@@ -14,9 +16,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
 from core.errors import DomainError
-from core.second_factor import PENDING_POST_SESSION_KEY
+from core.second_factor import PENDING_POST_SESSION_KEY, fresh_second_factor_required, second_factor_challenge
 from staff.forms import OtpForm, StaffLoginForm
 from staff.services import (
+    staff_has_second_factor,
+    staff_passkey_exists,
+    staff_passkeys,
     staff_session_mark_verified,
     staff_totp_confirm,
     staff_totp_device_get,
@@ -76,9 +81,17 @@ def verify_view(request):
     fresh one. A sensitive POST that was interrupted is offered again with a Continue button."""
     if not (request.user.is_authenticated and request.user.is_staff):
         return HttpResponseRedirect(f"{reverse('admin:login')}?next={reverse('admin:index')}")
-    if staff_totp_device_get(user=request.user) is None:
+    if not staff_has_second_factor(user=request.user):
         return HttpResponseRedirect(reverse("staff:enrol"))
     next_url = _next(request)
+    pending = request.session.get(PENDING_POST_SESSION_KEY)
+    if request.method == "GET" and request.user.is_verified() and not fresh_second_factor_required(request):
+        # Back from a passkey check (the passkey script lands here): offer the interrupted action.
+        if pending and pending.get("path") == next_url:
+            request.session.pop(PENDING_POST_SESSION_KEY)
+            return _page(request, "staff/continue.html", "Continue the action",
+                         {"path": pending["path"], "fields": pending["fields"]})
+        return HttpResponseRedirect(next_url)
     form = OtpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -92,10 +105,14 @@ def verify_view(request):
                 return _page(request, "staff/continue.html", "Continue the action",
                              {"path": pending["path"], "fields": pending["fields"]})
             return HttpResponseRedirect(next_url)
-    return _page(request, "staff/verify.html", "Enter your authenticator code", {
+    return _page(request, "staff/verify.html", "Confirm it is you", {
         "form": form, "next": next_url,
-        "explanation": "This needs a current code from your authenticator app: sensitive actions ask for one "
-                       "when the last was entered more than 15 minutes ago.",
+        "has_totp": staff_totp_device_get(user=request.user) is not None,
+        "has_passkey": staff_passkey_exists(user=request.user),
+        # where the passkey script goes once the check passed: here again, for the Continue button
+        "passkey_next": f"{reverse('staff:verify')}?{urlencode({'next': next_url})}",
+        "explanation": "This needs a current code from your authenticator app (or your passkey): sensitive "
+                       "actions ask again when the last check is more than 15 minutes old.",
     })
 
 
@@ -104,8 +121,8 @@ def enrol_view(request):
     """Enrol an authenticator app: a QR code (drawn here, as inline SVG) and the key, then a first code."""
     if not (request.user.is_authenticated and request.user.is_staff):
         return HttpResponseRedirect(f"{reverse('admin:login')}?next={reverse('staff:enrol')}")
-    if staff_totp_device_get(user=request.user) is not None:
-        return HttpResponseRedirect(reverse("staff:verify"))
+    if staff_has_second_factor(user=request.user):
+        return HttpResponseRedirect(reverse("staff:devices"))
     form = OtpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -124,3 +141,14 @@ def enrol_view(request):
     })
     add_never_cache_headers(response)
     return response
+
+
+@never_cache
+def devices_view(request):
+    """A verified staff member's second factors; adding a passkey asks for a fresh check first."""
+    if challenge := second_factor_challenge(request):
+        return challenge
+    return _page(request, "staff/devices.html", "Your second factor", {
+        "totp": staff_totp_device_get(user=request.user),
+        "passkeys": staff_passkeys(user=request.user),
+    })

@@ -202,7 +202,7 @@ LOGGING = {
 }
 
 # --- Staff second factor and sessions (staff/, docs/SECURITY.md "Staff second factor") ---------
-INSTALLED_APPS += ["django_otp", "staff"]
+INSTALLED_APPS += ["django_otp", "django_otp_webauthn", "staff"]
 _after_messages = MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1
 MIDDLEWARE[_after_messages:_after_messages] = [
     "staff.middleware.SessionIdleTimeoutMiddleware",
@@ -218,3 +218,10 @@ STAFF_OTP_THROTTLE_FACTOR = int(os.environ.get("STAFF_OTP_THROTTLE_FACTOR", "1")
 SESSION_IDLE_TIMEOUT_SECONDS = int(os.environ.get("SESSION_IDLE_TIMEOUT_SECONDS", "1800"))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# Passkeys (django-otp-webauthn): the relying party is the host name staff open the admin on
+# (a domain: browsers refuse passkeys on a bare IP such as 127.0.0.1), and its exact origins.
+OTP_WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", "localhost")
+OTP_WEBAUTHN_RP_NAME = "Withdrawals console"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [o for o in os.environ.get(
+    "WEBAUTHN_ORIGINS", "http://localhost:8000").split(",") if o]
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False  # a passkey is the second factor, after the password

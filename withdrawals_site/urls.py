@@ -17,6 +17,7 @@ urlpatterns = [
     # The admin login asks for the authenticator code too; enrolment and re-verification (staff/).
     path("admin/login/", StaffLoginView.as_view(), name="staff-login"),
     path("admin/2fa/", include("staff.urls")),
+    path("admin/2fa/passkeys/", include("staff.webauthn")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -110,3 +110,63 @@ def test_staff_sign_in_with_totp_and_reverify_before_a_kill_switch_flip(transact
     assert "Sending paused" in page.content()
     shot(page, "5-action-done")
     assert Network.objects.get(pk=network.pk).sending_paused
+
+
+def age_browser_session(page, seconds: float) -> None:
+    session_key = next(c["value"] for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
+    session = SessionStore(session_key=session_key)
+    session[VERIFIED_AT_SESSION_KEY] = session[VERIFIED_AT_SESSION_KEY] - seconds
+    session.save()
+
+
+def test_a_passkey_is_the_second_factor_at_sign_in_and_before_a_kill_switch_flip(transactional_db, live_server,
+                                                                                  browser_page, settings):
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    page, base = browser_page, live_server.url
+    assert base.startswith("http://localhost:")  # a passkey needs a domain (never a bare IP)
+    settings.OTP_WEBAUTHN_RP_ID = "localhost"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [base]
+    cdp = page.context.new_cdp_session(page)  # Chromium's virtual authenticator stands in for the device
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+        "isUserVerified": True, "automaticPresenceSimulation": True}})
+    user = StaffFactory(username="ops-passkey", is_superuser=True)
+    network = CoinFactory().network
+
+    # First sign-in with the password: enrolment is the only page; a passkey is registered there.
+    login(page, base, user, "")
+    page.wait_for_url(f"{base}/admin/2fa/enrol/**")
+    page.click("#passkey-register-button")
+    page.wait_for_url(f"{base}/admin/")
+    assert WebAuthnCredential.objects.filter(user=user, confirmed=True).count() == 1
+    shot(page, "6-passkey-registered")
+
+    # Next sign-in: the password alone reaches no admin page; the passkey does.
+    page.context.clear_cookies()
+    login(page, base, user, "")
+    page.wait_for_url(f"{base}/admin/2fa/verify/**")
+    page.goto(f"{base}/admin/chains/network/")
+    assert "/admin/2fa/verify/" in page.url
+    page.click("#passkey-verification-button")
+    page.wait_for_url(f"{base}/admin/chains/network/")
+    shot(page, "7-passkey-sign-in")
+
+    # 16 minutes later a kill-switch flip asks for the passkey again, then goes through.
+    age_browser_session(page, 16 * 60)
+    page.check(f"input[name=_selected_action][value='{network.pk}']")
+    page.select_option("select[name=action]", "pause_sending")
+    page.click("button[name=index]")
+    page.fill("textarea[name=reason]", "Passkey re-check (browser test)")
+    page.click("input[type=submit][value^='Pause sending']")
+    page.wait_for_url(f"{base}/admin/2fa/verify/**")
+    assert not Network.objects.get(pk=network.pk).sending_paused
+    page.click("#passkey-verification-button")
+    page.locator("#continue-button").wait_for()
+    page.click("#continue-button")
+    page.wait_for_url(f"{base}/admin/chains/network/")
+    assert "Sending paused" in page.content()
+    assert Network.objects.get(pk=network.pk).sending_paused
+    shot(page, "8-passkey-action-done")

@@ -195,3 +195,42 @@ def test_demo_otp_prints_a_staff_code(settings, staff_with_device):
     out = StringIO()
     call_command("demo_otp", user.username, stdout=out)
     assert out.getvalue().strip() == device.totp().now()
+
+
+PASSKEY_BEGIN = "/admin/2fa/passkeys/registration/begin/"
+
+
+def begin_passkey(client):
+    return client.post(PASSKEY_BEGIN, data="{}", content_type="application/json")
+
+
+def test_a_password_only_session_cannot_add_a_passkey_past_the_authenticator(client, staff_with_device):
+    user, _ = staff_with_device
+    client.force_login(user)  # password done, code not yet
+    response = begin_passkey(client)
+    assert response.status_code == 403
+    assert "otp_webauthn_register_state" not in client.session
+
+
+def test_adding_a_passkey_needs_a_fresh_second_factor(client, staff_with_device):
+    user, _ = staff_with_device
+    login_verified_staff(client, user)
+    assert begin_passkey(client).status_code == 200
+    age_second_factor(client, 16 * 60)
+    assert begin_passkey(client).status_code == 403
+    response = client.get(reverse("staff:devices"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("staff:verify"))
+
+
+def test_staff_without_any_device_may_enrol_a_passkey(client):
+    client.force_login(StaffFactory())
+    assert begin_passkey(client).status_code == 200
+    assert reverse("otp_webauthn:credential-registration-begin") == PASSKEY_BEGIN
+
+
+def test_a_passkey_answer_without_a_started_check_is_refused_not_a_crash(client, staff_with_device):
+    user, _ = staff_with_device
+    client.force_login(user)
+    response = client.post("/admin/2fa/passkeys/authentication/complete/", data="{}", content_type="application/json")
+    assert response.status_code == 400 and "detail" in response.json()
+    assert client.get("/admin/").status_code == 302  # still not verified
