@@ -234,3 +234,15 @@ def test_a_passkey_answer_without_a_started_check_is_refused_not_a_crash(client,
     response = client.post("/admin/2fa/passkeys/authentication/complete/", data="{}", content_type="application/json")
     assert response.status_code == 400 and "detail" in response.json()
     assert client.get("/admin/").status_code == 302  # still not verified
+
+
+def test_deleting_a_second_factor_asks_for_a_fresh_code(client, staff_with_device):
+    user, _ = staff_with_device
+    other = staff_authenticator(StaffFactory())
+    login_verified_staff(client, user)
+    age_second_factor(client, 16 * 60)
+    response = client.post(reverse("admin:staff_stafftotpdevice_delete", args=[other.pk]), {"post": "yes"})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("staff:verify"))
+    assert StaffTotpDevice.objects.filter(pk=other.pk).exists()
+    page = client.get(reverse("admin:staff_stafftotpdevice_change", args=[other.pk])).content.decode()
+    assert staff_totp_secret(device=other) not in page and other.secret_encrypted not in page
