@@ -11,6 +11,7 @@ import time
 import pytest
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import connections
 
 from chains.models import Network
 from core.second_factor import VERIFIED_AT_SESSION_KEY
@@ -44,6 +45,8 @@ def browser_page(monkeypatch):
         yield page
         context.close()
         browser.close()
+        # The test's ORM calls ran under Playwright's event loop, on a connection of that context: close it.
+        connections.close_all()
 
 
 def shot(page, name: str) -> None:
