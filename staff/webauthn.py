@@ -31,6 +31,8 @@ def _passkey_exception_handler(exc, context):
 
 
 class PasskeyErrors:
+    schema = None  # admin ceremonies, not the App API: kept out of the OpenAPI schema
+
     def get_exception_handler(self):
         return _passkey_exception_handler
 
