@@ -36,6 +36,7 @@ from approvals.services.fee_reserve import fee_reserve_request_cancel, fee_reser
 from approvals.services.flows import approval_flow_activate, approval_flow_new_version
 from approvals.services.work_orders import work_order_decide
 from core.admin_tools import (
+    FreshSecondFactorMixin,
     ReadOnlyAdminMixin,
     action_with_reason,
     amount_text,
@@ -44,6 +45,7 @@ from core.admin_tools import (
     when_text,
 )
 from core.errors import DomainError
+from core.second_factor import second_factor_challenge
 
 
 def approval_panel(work_order, user, *, next_url: str = "") -> dict:
@@ -248,6 +250,8 @@ class WorkOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         work_order = get_object_or_404(WorkOrder, pk=pk)
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:approvals_workorder_change", args=[pk]))
+        if challenge := second_factor_challenge(request):
+            return challenge
         form = DecisionForm(request.POST)
         next_url = self._next(request, request.POST.get("next", ""), work_order)
         if not form.is_valid():
@@ -305,7 +309,7 @@ class ApprovalStepInline(admin.TabularInline):
 
 
 @admin.register(ApprovalFlow)
-class ApprovalFlowAdmin(admin.ModelAdmin):
+class ApprovalFlowAdmin(FreshSecondFactorMixin, admin.ModelAdmin):
     list_display = ("type", "version", "active", "steps_summary", "work_orders_count", "created_at")
     list_filter = ("type", "active")
     inlines = [ApprovalStepInline]
@@ -355,6 +359,8 @@ class ApprovalFlowAdmin(admin.ModelAdmin):
 
     @admin.action(description="Activate (new work orders follow this version)", permissions=["change"])
     def activate(self, request, queryset):
+        if challenge := second_factor_challenge(request):
+            return challenge
         run_service_per_object(self, request, queryset,
                                lambda flow: approval_flow_activate(flow=flow, actor=request.user), "Activated")
 
@@ -429,6 +435,8 @@ class FeeReserveRequestAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form_class = modelform_factory(FeeReserveRequest, fields=self.add_fields)
         form = form_class(request.POST or None, initial=request.GET.dict())  # links pre-fill the kind
+        if request.method == "POST" and (challenge := second_factor_challenge(request)):
+            return challenge
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:

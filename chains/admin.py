@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from chains.models import Coin, Currency, Network
 from chains.services import coin_refresh_fee_estimate, coin_set_enabled, sending_pause_set
-from core.admin_tools import action_with_reason, amount_text, when_text
+from core.admin_tools import FreshSecondFactorMixin, action_with_reason, amount_text, when_text
 
 
 @admin.register(Currency)
@@ -53,7 +53,7 @@ class CoinInline(admin.TabularInline):
 
 
 @admin.register(Network)
-class NetworkAdmin(admin.ModelAdmin):
+class NetworkAdmin(FreshSecondFactorMixin, admin.ModelAdmin):
     list_display = ("code", "name", "kind", "native_currency", "confirmations", "sending_paused", "rpc_display")
     list_filter = ("kind", "sending_paused")
     search_fields = ("code", "name")
@@ -86,7 +86,7 @@ def _flip(network: Network, actor, reason: str, *, paused: bool) -> None:
 
 
 @admin.register(Coin)
-class CoinAdmin(admin.ModelAdmin):
+class CoinAdmin(FreshSecondFactorMixin, admin.ModelAdmin):
     list_display = ("__str__", "enabled", "min_display", "max_display", "daily_limit_display", "customer_fee_display",
                     "confirmations", "fee_estimate_display", "fee_estimated_at_display")
     list_display_links = ("__str__",)

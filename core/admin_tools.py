@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.errors import DomainError
+from core.second_factor import second_factor_challenge
 
 
 class ReasonForm(forms.Form):
@@ -39,6 +40,8 @@ def action_with_reason(*, name: str, description: str, service: Callable, done: 
     @admin.action(description=description, permissions=permissions)
     def action(modeladmin, request, queryset):
         if "apply" in request.POST:
+            if challenge := second_factor_challenge(request):  # a code younger than STAFF_OTP_FRESH_SECONDS
+                return challenge
             form = ReasonForm(request.POST)
             if form.is_valid():
                 reason = form.cleaned_data["reason"]
@@ -56,6 +59,15 @@ def action_with_reason(*, name: str, description: str, service: Callable, done: 
 
     action.__name__ = name
     return action
+
+
+class FreshSecondFactorMixin:
+    """A configuration page: saving it asks for a fresh second factor (core.second_factor)."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and (challenge := second_factor_challenge(request)):
+            return challenge
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 class ReadOnlyAdminMixin:

@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.anvil",
     "tests.fixtures.worker",
     "tests.fixtures.pipeline",
+    "tests.fixtures.staff",
 ]
 
 

@@ -251,3 +251,27 @@ OTP_MAX_FAILURES = int(os.environ.get("OTP_MAX_FAILURES", "5"))
 OTP_LOCK = timedelta(minutes=float(os.environ.get("OTP_LOCK_MINUTES", "30")))
 # A password change, a replacement OTP device or a new address pause withdrawals this long.
 PAYOUT_FREEZE = timedelta(hours=float(os.environ.get("PAYOUT_FREEZE_HOURS", "24")))
+# --- Staff second factor and sessions (staff/, docs/SECURITY.md "Staff second factor") ---------
+INSTALLED_APPS += ["django_otp", "django_otp_webauthn", "staff"]
+_after_messages = MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1
+MIDDLEWARE[_after_messages:_after_messages] = [
+    "staff.middleware.SessionIdleTimeoutMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "staff.middleware.StaffSecondFactorMiddleware",
+]
+# Sensitive admin actions ask for a fresh code when the last one is older than this.
+STAFF_OTP_FRESH_SECONDS = int(os.environ.get("STAFF_OTP_FRESH_SECONDS", "900"))
+STAFF_OTP_VERIFY_URL_NAME = "staff:verify"
+# Wrong codes back off 1, 2, 4, ... seconds (django-otp's throttling), per device.
+STAFF_OTP_THROTTLE_FACTOR = int(os.environ.get("STAFF_OTP_THROTTLE_FACTOR", "1"))
+# A session with no request for this long is logged out.
+SESSION_IDLE_TIMEOUT_SECONDS = int(os.environ.get("SESSION_IDLE_TIMEOUT_SECONDS", "1800"))
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Passkeys (django-otp-webauthn): the relying party is the host name staff open the admin on
+# (a domain: browsers refuse passkeys on a bare IP such as 127.0.0.1), and its exact origins.
+OTP_WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", "localhost")
+OTP_WEBAUTHN_RP_NAME = "Withdrawals console"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [o for o in os.environ.get(
+    "WEBAUTHN_ORIGINS", "http://localhost:8000").split(",") if o]
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False  # a passkey is the second factor, after the password

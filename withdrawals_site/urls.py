@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import api_errors
+from staff.views import StaffLoginView
 from withdrawals_site import health
 
 api_v1 = [
@@ -13,6 +14,10 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The admin login asks for the authenticator code too; enrolment and re-verification (staff/).
+    path("admin/login/", StaffLoginView.as_view(), name="staff-login"),
+    path("admin/2fa/", include("staff.urls")),
+    path("admin/2fa/passkeys/", include("staff.webauthn")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

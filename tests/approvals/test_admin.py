@@ -7,6 +7,7 @@ from django.urls import reverse
 from approvals.models import ApprovalFlow, RiskListEntry, WorkOrder
 from approvals.selectors import approval_panel_context, work_order_for_subject, work_order_queue
 from tests.approvals.conftest import make_flow, staff_in
+from tests.fixtures.staff import login_verified_staff
 
 pytestmark = pytest.mark.django_db
 WD = "atm.va.coin_withdraw_apply"
@@ -19,8 +20,7 @@ def flow(db):
 
 
 def login(client, user):
-    client.force_login(user)
-    return client
+    return login_verified_staff(client, user)
 
 
 def test_my_queue_lists_what_waits_for_my_groups(client, wallet, flow, django_assert_max_num_queries):

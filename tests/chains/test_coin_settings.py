@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from chains.models import Coin, Network
 from tests.fixtures.factories import CoinFactory, CurrencyFactory, btc_network, eth_network, usdt_erc20_coin
+from tests.fixtures.staff import login_verified_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -104,8 +105,7 @@ def test_the_database_refuses_a_second_coin_for_the_same_pair():
 @pytest.fixture
 def admin_client(client):
     user = get_user_model().objects.create_superuser("root", "root@example.test", "pass-1234")
-    client.force_login(user)
-    return client
+    return login_verified_staff(client, user)
 
 
 def test_the_admin_shows_validation_errors_and_saves_nothing(admin_client):

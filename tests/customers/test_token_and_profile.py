@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
 from tests.fixtures.factories import CustomerFactory, StaffFactory, UserFactory
+from tests.fixtures.staff import login_verified_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +89,7 @@ def test_the_profile_costs_a_fixed_number_of_queries(api_client, customer, djang
 
 def test_customer_admin_lists_and_searches(client, customer):
     admin_user = get_user_model().objects.create_superuser("root", "root@example.test", "pass-1234")
-    client.force_login(admin_user)
+    login_verified_staff(client, admin_user)
     response = client.get("/admin/customers/customer/", {"q": customer.reference})
     assert response.status_code == 200
     assert customer.reference in response.content.decode()

@@ -9,6 +9,7 @@ from django.urls import reverse
 from ledger.models import JournalEntry
 from ledger.services import ledger_deposit, ledger_hold
 from tests.fixtures.factories import CurrencyFactory, CustomerFactory, StaffFactory
+from tests.fixtures.staff import login_verified_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ def test_a_viewer_of_entries_sees_legs_amounts_and_the_withdrawal(client):
     ledger_hold(customer=customer, currency="ETH", amount=Decimal("0.2505"), reference="withdrawal:42:hold")
     staff = StaffFactory()
     staff.user_permissions.add(Permission.objects.get(codename="view_journalentry"))  # not view_journalleg
-    client.force_login(staff)
+    login_verified_staff(client, staff)
 
     entry = JournalEntry.objects.get(reference="withdrawal:42:hold")
     page = client.get(reverse("admin:ledger_journalentry_change", args=[entry.pk])).content.decode()

@@ -15,6 +15,7 @@ from ledger.models import Account, JournalEntry, SecuritiesPosting
 from ledger.selectors import customer_balances, securities_unsynced
 from ledger.services import ledger_hold, ledger_settle, securities_mark_synced
 from tests.fixtures.factories import StaffFactory
+from tests.fixtures.staff import login_verified_staff
 
 D = Decimal
 
@@ -26,8 +27,7 @@ def staff(db):
 
 @pytest.fixture
 def staff_client(client, staff):
-    client.force_login(staff)
-    return client
+    return login_verified_staff(client, staff)
 
 
 def test_each_customer_instrument_leg_yields_a_securities_record(funded, eth):

@@ -8,6 +8,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.fixtures.factories import CustomerFactory, StaffFactory, UserFactory, eth_network
+from tests.fixtures.staff import login_verified_staff
 from withdrawals.models.addresses import CustomerAddress
 from withdrawals.services.addresses import address_create, address_micropayment_expect, address_submit_evidence
 
@@ -30,7 +31,7 @@ def staff_client(client, db):
 
     staff = StaffFactory(is_superuser=True)  # every admin page; deciding still needs the reviewers' group
     staff.groups.add(Group.objects.get(name=ADDRESS_REVIEWERS))
-    client.force_login(staff)
+    login_verified_staff(client, staff)
     client.staff = staff
     return client
 

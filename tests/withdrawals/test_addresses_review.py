@@ -14,6 +14,7 @@ from approvals.selectors import work_order_for_subject
 from approvals.services.work_orders import work_order_decide
 from core.errors import DomainError
 from tests.fixtures.factories import StaffFactory, eth_network
+from tests.fixtures.staff import login_verified_staff
 from tests.withdrawals.test_addresses_support import new_signer
 from withdrawals.services.addresses import (
     address_challenge_issue,
@@ -76,7 +77,7 @@ def test_the_work_orders_rejection_rejects_the_address(under_review):
 
 def test_the_review_queue_decides_through_the_work_order(under_review, client):
     staff = reviewer(is_superuser=True)
-    client.force_login(staff)
+    login_verified_staff(client, staff)
     client.post(QUEUE, {"action": "approve_addresses", ACTION_CHECKBOX_NAME: [under_review.pk], "apply": "1",
                         "reason": "ok"})
     under_review.refresh_from_db()
@@ -87,7 +88,7 @@ def test_the_review_queue_decides_through_the_work_order(under_review, client):
 
 
 def test_staff_outside_the_flows_group_cannot_decide_and_nothing_changes(under_review, client):
-    client.force_login(StaffFactory(is_superuser=True))
+    login_verified_staff(client, StaffFactory(is_superuser=True))
     response = client.post(QUEUE, {"action": "approve_addresses", ACTION_CHECKBOX_NAME: [under_review.pk],
                                    "apply": "1", "reason": "ok"}, follow=True)
     assert ADDRESS_REVIEWERS in response.content.decode()
@@ -130,7 +131,7 @@ def test_a_refused_signature_during_review_leaves_the_work_order_open(under_revi
 
 
 def test_the_address_page_shows_the_approval_panel(under_review, client):
-    client.force_login(reviewer(is_superuser=True))
+    login_verified_staff(client, reviewer(is_superuser=True))
     page = client.get(f"/admin/withdrawals/customeraddress/{under_review.pk}/change/")
     assert page.status_code == 200
     assert 'id="approval-panel"' in page.content.decode()

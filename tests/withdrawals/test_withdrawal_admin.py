@@ -10,6 +10,7 @@ from approvals.models import PriceQuote
 from approvals.selectors import work_order_for_subject
 from ledger.selectors import customer_balances, ledger_check
 from tests.fixtures.factories import StaffFactory
+from tests.fixtures.staff import login_verified_staff
 from withdrawals.models import WithdrawalOrder
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ def staff_client(client, *groups: str, perms=("view_withdrawalorder", "change_wi
     user.user_permissions.add(*Permission.objects.filter(codename__in=perms))
     for name in groups:
         user.groups.add(Group.objects.get_or_create(name=name)[0])
-    client.force_login(user)
+    login_verified_staff(client, user)
     return user
 
 

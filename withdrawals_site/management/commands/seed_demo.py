@@ -56,6 +56,7 @@ class Command(BaseCommand):
             coins = self._coins(currencies, networks)
             self._prices(currencies)
             staff = self._staff()
+            self._staff_authenticators(staff)
             customers = self._customers(tenant)
         self._chain(coins, networks)
         self._money(tenant, customers, staff)
@@ -136,6 +137,18 @@ class Command(BaseCommand):
             admin.save()
         staff["admin"] = admin
         return staff
+
+    def _staff_authenticators(self, staff: dict) -> None:
+        """Each demo staff member gets a confirmed authenticator (``manage.py demo_otp ops1`` reads it)."""
+        import time
+
+        from staff.services import staff_totp_confirm, staff_totp_device_get, staff_totp_enrol
+
+        for user in staff.values():
+            if staff_totp_device_get(user=user) is None:
+                device, _ = staff_totp_enrol(user=user)
+                totp = device.totp()  # confirmed with the previous step's code: the current one stays usable
+                staff_totp_confirm(user=user, code=totp.at(int(time.time()) - totp.interval))
 
     def _customers(self, tenant) -> dict[str, Customer]:
         from withdrawals.models import TotpDevice
