@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 from customers.services import customer_freeze_payouts
+from tests.fixtures.staff import login_verified_staff
 from tests.withdrawals.conftest import enrolled_customer, fresh_otp
 from tests.withdrawals.test_withdrawal_requests import snapshot
 
@@ -66,7 +67,7 @@ def test_a_password_change_freezes_withdrawals(wallet):
 
 def test_a_password_change_in_the_admin_freezes_withdrawals(wallet, client):
     admin_user = get_user_model().objects.create_superuser("root", "root@example.test", "pass-1234")
-    client.force_login(admin_user)
+    login_verified_staff(client, admin_user)
     user = wallet.customer.user
     response = client.post(f"/admin/auth/user/{user.pk}/password/",
                            {"password1": "a-new-long-passphrase", "password2": "a-new-long-passphrase",
@@ -118,7 +119,7 @@ def test_a_freeze_is_never_shortened(customer):
 def test_the_admin_shows_the_freeze_read_only(client, customer):
     until = customer_freeze_payouts(customer=customer, reason="New address on ETH")
     admin_user = get_user_model().objects.create_superuser("root", "root@example.test", "pass-1234")
-    client.force_login(admin_user)
+    login_verified_staff(client, admin_user)
     listing = client.get("/admin/customers/customer/").content.decode()
     assert "payouts frozen until" in listing.lower()
     assert until.strftime("%Y-%m-%dT%H:%M:%SZ") in listing and "New address on ETH" in listing
