@@ -119,7 +119,7 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "withdrawals")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 # Task modules besides each app's tasks.py (autodiscovered).
 CELERY_IMPORTS = ["chains.send_tasks"]
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "withdrawals_site.beat:Scheduler"  # django-celery-beat's, after the start check
 CELERY_TIMEZONE = "UTC"
 
 # --- Chains ----------------------------------------------------------------------------------

@@ -85,8 +85,7 @@ def db_url(django_db_setup):
                  id="gunicorn"),
     pytest.param([sys.executable, "-m", "celery", "-A", "withdrawals_site", "worker", "--pool", "solo", "-Q",
                   f"never-{uuid.uuid4().hex}", "-l", "warning"], id="celery-worker"),
-    pytest.param([sys.executable, "-m", "celery", "-A", "withdrawals_site", "beat", "-l", "warning",
-                  "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"], id="celery-beat"),
+    pytest.param([sys.executable, "-m", "celery", "-A", "withdrawals_site", "beat", "-l", "warning"], id="celery-beat"),
 ])
 def test_every_start_path_refuses_the_development_secrets_in_one_line(start, db_url):
     result = run(start, base_env(DATABASE_URL=db_url, REDIS_URL=settings.REDIS_URL))

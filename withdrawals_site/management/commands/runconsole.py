@@ -181,7 +181,7 @@ class Command(BaseCommand):
             "worker": [python, "-m", "celery", "-A", "withdrawals_site", "worker", "-l", "info", "-Q", queue,
                        "--concurrency", "2", "-n", f"console-{queue}@%h"],
             "beat": [python, "-m", "celery", "-A", "withdrawals_site", "beat", "-l", "info",
-                     "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
+                     "--scheduler", settings.CELERY_BEAT_SCHEDULER],
         }
         for name, command in commands.items():
             self.say(f"starting {name}")
