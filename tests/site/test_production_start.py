@@ -287,3 +287,10 @@ def test_gunicorn_serves_the_app_and_whitenoise_the_static_files(db_url, tmp_pat
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_runconsole_probes_its_web_child_with_an_allowed_host(settings):
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+    assert runconsole._probe_host(8000) == "127.0.0.1:8000"
+    settings.ALLOWED_HOSTS = [".example", "console.example"]
+    assert runconsole._probe_host(8000) == "console.example"

@@ -49,6 +49,15 @@ def child_environment(name: str, environ: dict[str, str] | None = None) -> dict[
     return env
 
 
+def _probe_host(port: int) -> str:
+    """A Host header ALLOWED_HOSTS accepts, for runconsole's own probe of the web child."""
+    for host in settings.ALLOWED_HOSTS:
+        if host in {"127.0.0.1", "localhost"}:
+            return f"{host}:{port}"
+    named = [h for h in settings.ALLOWED_HOSTS if h not in {"*"} and not h.startswith(".")]
+    return named[0] if named else f"127.0.0.1:{port}"
+
+
 def web_workers(environ: dict[str, str] | None = None) -> int:
     """gunicorn workers: WEB_CONCURRENCY, else one per core."""
     value = (os.environ if environ is None else environ).get("WEB_CONCURRENCY", "").strip()
@@ -213,7 +222,8 @@ class Command(BaseCommand):
             if not all(child.alive() for child in self.children):
                 return  # _supervise reports which one
             request = urllib.request.Request(f"http://127.0.0.1:{port}/health/",
-                                             headers={"Authorization": f"Bearer {self.health_token}"})
+                                             headers={"Authorization": f"Bearer {self.health_token}",
+                                                      "Host": _probe_host(port)})
             try:
                 with urllib.request.urlopen(request, timeout=3) as response:
                     body = json.loads(response.read())
