@@ -6,10 +6,15 @@ the database and Redis answer (the console can take requests) and 503 otherwise;
 the chain nodes are reported but do not make the console unhealthy by themselves.
 
 Each check is ``{"status": "up" | "down" | "not_configured", "detail": "..."}``.
+
+Who asks decides how much is said: anyone gets ``{"status": "up" | "down"}`` (database and Redis
+only, same status codes); a staff session or the health token (HEALTH_TOKEN, sent as
+``Authorization: Bearer <token>`` or ``X-Health-Token``) gets every check with its detail.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 import urllib.request
@@ -117,11 +122,27 @@ def check_node(network) -> dict:
         return _down(f"{type(exc).__name__}: {exc}")
 
 
+def may_see_details(request) -> bool:
+    """A staff session, or the configured health token (compared in constant time)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_active and user.is_staff:
+        return True
+    expected = settings.HEALTH_TOKEN
+    if not expected:
+        return False
+    header = request.headers.get("Authorization", "")
+    given = header[len("Bearer "):] if header.startswith("Bearer ") else request.headers.get("X-Health-Token", "")
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
 @never_cache
 @require_GET
 def health(request):
     started = time.monotonic()
     checks: dict = {"database": check_database(), "redis": check_redis()}
+    if not may_see_details(request):
+        serving = checks["database"]["status"] == "up" and checks["redis"]["status"] == "up"
+        return JsonResponse({"status": "up" if serving else "down"}, status=200 if serving else 503)
     networks = []
     if checks["database"]["status"] == "up":
         from chains.models import Network

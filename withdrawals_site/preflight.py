@@ -135,11 +135,51 @@ def check_url_reachable(url: str, *, service: str, setting: str) -> Problem | No
         return Problem(service, setting, f"cannot reach {_redact(url)}: {exc}")
 
 
+def check_production_secrets() -> Problem | None:
+    """With DEBUG off, the development SECRET_KEY and a missing (or malformed) FIELD_ENCRYPTION_KEY
+    stop every start path: one problem naming everything to set. With DEBUG on, nothing."""
+    from django.conf import settings
+
+    if settings.DEBUG:
+        return None
+    missing = []
+    if settings.SECRET_KEY == settings.DEFAULT_SECRET_KEY or settings.SECRET_KEY.startswith("django-insecure"):
+        missing.append("SECRET_KEY is the development default (set 50+ random characters)")
+    if not settings.FIELD_ENCRYPTION_KEY:
+        missing.append("FIELD_ENCRYPTION_KEY is unset (a Fernet key: "
+                       "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')")
+    else:
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(settings.FIELD_ENCRYPTION_KEY)
+        except (ValueError, TypeError):
+            missing.append("FIELD_ENCRYPTION_KEY is not a Fernet key (urlsafe base64 of 32 bytes)")
+    if not missing:
+        return None
+    why = "DATABASE_URL is set" if not settings.EMBEDDED_DEMO else "DEBUG is set off"
+    return Problem("Production", "SECRET_KEY, FIELD_ENCRYPTION_KEY; or DEBUG=1 on a development machine",
+                   f"DEBUG is off ({why}) and " + "; ".join(missing))
+
+
+def production_or_exit(*, stream=None) -> None:
+    """The check every start path makes (runconsole, wsgi, Celery worker and beat): one
+    ``Configuration error:`` line and exit status 2 when DEBUG is off and a secret is missing."""
+    problem = check_production_secrets()
+    if problem is None:
+        return
+    print(f"Configuration error: {problem}", file=stream or sys.stderr)
+    raise SystemExit(2)
+
+
 def preflight_problems(*, chains: bool = True) -> list[Problem]:
     """Everything that stops the console from starting, as a list of one-line problems."""
     from django.conf import settings
 
     problems: list[Problem] = []
+    problem = check_production_secrets()
+    if problem:
+        problems.append(problem)
     problem = check_database(settings.DATABASES["default"])
     if problem:
         problems.append(problem)

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.chain]
 
 @pytest.fixture
 def demo(demo_chain_env, monkeypatch):
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", demo=True, verbosity=0)
     from customers.models import Customer
     from withdrawals.models import CustomerAddress
     from withdrawals.services.orders import withdrawal_request

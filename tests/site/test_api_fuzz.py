@@ -24,6 +24,7 @@ import pytest
 import schemathesis
 from django.apps import apps
 from django.core import signals
+from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, connection
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
@@ -38,7 +39,10 @@ from tests.fixtures.factories import AddressFactory, CoinFactory
 from tests.withdrawals.conftest import enrolled_customer, fresh_otp
 from withdrawals.services import orders
 from withdrawals.services.orders import withdrawal_request
-from withdrawals_site.wsgi import application
+
+# The project's WSGI application, as withdrawals_site.wsgi builds it. Not imported from there:
+# importing wsgi.py is gunicorn's start path, which refuses the test suite's development secrets.
+application = get_wsgi_application()
 
 pytestmark = pytest.mark.django_db
 

@@ -38,9 +38,10 @@ def test_a_non_postgresql_database_url_is_refused_without_a_traceback():
 
 def test_a_good_configuration_passes_the_check():
     from tests.fixtures.worker import database_url
+    from tests.site.test_production_start import production_secrets
 
     result = run_manage("runconsole", "--check", DATABASE_URL=database_url(settings.DATABASES["default"]),
-                        REDIS_URL=settings.REDIS_URL)
+                        REDIS_URL=settings.REDIS_URL, **production_secrets())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "configuration OK" in result.stdout
 

@@ -18,10 +18,10 @@ def row_counts() -> dict[str, int]:
 
 
 def test_seed_demo_is_idempotent_and_usable(demo_chain_env, anvil):
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", demo=True, verbosity=0)
     first = row_counts()
     contract = Coin.objects.get(currency__code="USDT", network__code="ETH").contract_address
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", demo=True, verbosity=0)
     assert row_counts() == first
     usdt = Coin.objects.get(currency__code="USDT", network__code="ETH")
     assert usdt.contract_address == contract and anvil.w3.eth.get_code(contract)  # deployed once, still there

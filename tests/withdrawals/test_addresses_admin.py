@@ -42,7 +42,7 @@ def book(customer):
     eth_network()
     pending = address_create(customer=customer, network_code="ETH", address="0x" + "11" * 20)
     reviewed = address_create(customer=customer, network_code="ETH", address="0x" + "22" * 20, label="exchange")
-    address_submit_evidence(address=reviewed, file=SimpleUploadedFile("account.png", b"\x89PNG" + b"0" * 50))
+    address_submit_evidence(address=reviewed, file=SimpleUploadedFile("account.png", b"\x89PNG\r\n\x1a\n" + b"0" * 50))
     other = address_create(customer=CustomerFactory(tenant=customer.tenant, reference="ZZ9"), network_code="ETH",
                            address="0x" + "33" * 20)
     return {"pending": pending, "reviewed": reviewed, "other": other}

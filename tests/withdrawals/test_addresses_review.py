@@ -44,7 +44,8 @@ def reviewer(**kwargs):
 def under_review(customer):
     signer = new_signer(eth_network())
     address = address_create(customer=customer, network_code="ETH", address=signer.address)
-    address = address_submit_evidence(address=address, file=SimpleUploadedFile("a.png", b"\x89PNG" + b"0" * 20))
+    address = address_submit_evidence(address=address,
+                                      file=SimpleUploadedFile("a.png", b"\x89PNG\r\n\x1a\n" + b"0" * 20))
     address.signer = signer
     return address
 

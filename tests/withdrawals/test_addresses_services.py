@@ -268,7 +268,7 @@ def test_no_micropayment_without_a_deposit_address(customer, settings):
 # --- proof (c): evidence and review -------------------------------------------------------------
 
 def screenshot(name: str = "exchange.png", size: int = 64) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, b"\x89PNG" + b"0" * size, content_type="image/png")
+    return SimpleUploadedFile(name, b"\x89PNG\r\n\x1a\n" + b"0" * size, content_type="image/png")
 
 
 @pytest.fixture

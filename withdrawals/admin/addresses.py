@@ -213,8 +213,14 @@ class CustomerAddressAdmin(admin.ModelAdmin):
         address = get_object_or_404(CustomerAddress, pk=object_id)
         if not address.evidence:
             raise Http404("No evidence.")
-        return FileResponse(address.evidence.open("rb"), as_attachment=False,
-                            filename=address.evidence.name.split("/")[-1])
+        # Downloaded, never rendered: an upload cannot run in the admin's origin.
+        from withdrawals.services.addresses import evidence_content_type
+
+        response = FileResponse(address.evidence.open("rb"), as_attachment=True,
+                                filename=address.evidence.name.split("/")[-1],
+                                content_type=evidence_content_type(address.evidence))
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 @admin.register(AddressReviewItem)

@@ -98,7 +98,9 @@ class AddressVerifyApi(APIView):
             "`{amount, currency, to_address}`: send exactly that amount from the address to `to_address`; "
             "the address is verified once the payment is seen. Asking again answers the same amount.\n"
             "- `evidence` (multipart `method=evidence`, `file`): evidence for staff review (e.g. a screenshot "
-            "of your account at the receiving exchange); the address becomes `pending_review`."
+            "of your account at the receiving exchange); the address becomes `pending_review`. A PDF, PNG or "
+            "JPEG whose content matches its name, at most `EVIDENCE_MAX_BYTES` (5 MiB unless configured); "
+            "a larger body is refused before it is read (`validation_error`, field `file`)."
         ),
         request={"application/json": AddressVerifyInputSerializer,
                  "multipart/form-data": AddressVerifyInputSerializer},
@@ -108,6 +110,9 @@ class AddressVerifyApi(APIView):
     )
     def post(self, request, address_id: int):
         address = address_get_for_customer(customer=request.customer, address_id=address_id)
+        # Before request.data: an oversized upload is refused unread.
+        services.evidence_upload_size_check(content_type=request.content_type,
+                                            content_length=request.META.get("CONTENT_LENGTH"))
         data = AddressVerifyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data

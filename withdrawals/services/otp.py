@@ -13,7 +13,7 @@ import logging
 import time
 
 import pyotp
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -28,11 +28,18 @@ TOTP_ISSUER = "Withdrawals Console"
 VALID_WINDOW = 1  # accept the previous and next 30 s step (clock drift)
 
 
-def _fernet() -> Fernet:
-    key = settings.FIELD_ENCRYPTION_KEY
-    if not key:
-        key = base64.urlsafe_b64encode(hashlib.sha256(("totp:" + settings.SECRET_KEY).encode()).digest()).decode()
-    return Fernet(key)
+def derived_key(secret_key: str) -> str:
+    """The Fernet key derived from SECRET_KEY: what encrypts when FIELD_ENCRYPTION_KEY is unset."""
+    return base64.urlsafe_b64encode(hashlib.sha256(("totp:" + secret_key).encode()).digest()).decode()
+
+
+def _fernet() -> MultiFernet:
+    """Encrypts with FIELD_ENCRYPTION_KEY (else the key derived from SECRET_KEY). Decrypts with
+    that key, then the keys derived from SECRET_KEY and from each of SECRET_KEY_FALLBACKS: secrets
+    written before FIELD_ENCRYPTION_KEY was set (or before SECRET_KEY was rotated) keep decrypting."""
+    derived = [derived_key(key) for key in (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", []))]
+    keys = [key for key in (settings.FIELD_ENCRYPTION_KEY, *derived) if key]
+    return MultiFernet([Fernet(key) for key in dict.fromkeys(keys)])
 
 
 def totp_secret(device: TotpDevice) -> str:

@@ -1,9 +1,11 @@
 """``manage.py runconsole``: the whole console in one terminal.
 
-Preflight (each configured service answers), the local chain when no ETH_RPC_URL is set,
-migrations, the demo data when ``seed_demo`` exists, then three child processes: the web
-server, a Celery worker and Celery beat. Ctrl-C (or SIGTERM) stops them all; if one of them
-dies, the others are stopped and the command exits non-zero.
+Preflight (each configured service answers; with DEBUG off, real secrets), the refusal of a
+non-demo database when demo data is to be loaded, the local chain when no ETH_RPC_URL is set,
+migrations, the demo data (embedded database, or ``--demo``), collectstatic, then three child
+processes: the web server (gunicorn), a Celery worker and Celery beat. Each child gets the
+environment it needs (``child_environment``: only the worker sees hot keys). Ctrl-C (or SIGTERM)
+stops them all; if one of them dies, the others are stopped and the command exits non-zero.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -28,6 +31,45 @@ from core import embedded
 from withdrawals_site import preflight
 
 STOP_GRACE_SECONDS = 30  # a worker's warm shutdown lets the running tasks finish
+# A path no file can ever have (/dev/null is not a directory): "no key file" for web and beat.
+NO_HOT_KEYS_FILE = os.path.join(os.devnull, "no-hot-keys-in-this-process")
+KEY_CHILDREN = {"worker"}  # the only child that signs, so the only one that sees hot keys
+
+
+def child_environment(name: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of child ``name``: ours, but outside the worker without any ``HOT_KEY_*``
+    variable and with HOT_KEYS_FILE pointing at no file (the settings' default is the demo's key
+    file), so a web or beat process cannot read a key even if asked to."""
+    env = dict(os.environ if environ is None else environ)
+    env.update({"DJANGO_SETTINGS_MODULE": "withdrawals_site.settings", "PYTHONUNBUFFERED": "1"})
+    if name not in KEY_CHILDREN:
+        for variable in [v for v in env if v.startswith("HOT_KEY_")]:
+            del env[variable]
+        env["HOT_KEYS_FILE"] = NO_HOT_KEYS_FILE
+    return env
+
+
+def _probe_host(port: int) -> str:
+    """A Host header ALLOWED_HOSTS accepts, for runconsole's own probe of the web child."""
+    for host in settings.ALLOWED_HOSTS:
+        if host in {"127.0.0.1", "localhost"}:
+            return f"{host}:{port}"
+    named = [h for h in settings.ALLOWED_HOSTS if h not in {"*"} and not h.startswith(".")]
+    return named[0] if named else f"127.0.0.1:{port}"
+
+
+def web_workers(environ: dict[str, str] | None = None) -> int:
+    """gunicorn workers: WEB_CONCURRENCY, else one per core."""
+    value = (os.environ if environ is None else environ).get("WEB_CONCURRENCY", "").strip()
+    if value:
+        try:
+            workers = int(value)
+        except ValueError:
+            raise CommandError(f"WEB_CONCURRENCY must be a whole number, got {value!r}.") from None
+        if workers < 1:
+            raise CommandError(f"WEB_CONCURRENCY must be at least 1, got {workers}.")
+        return workers
+    return os.cpu_count() or 1
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -67,29 +109,47 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")),
                             help="Web server port on 127.0.0.1 (default: $PORT or 8000).")
         parser.add_argument("--skip-seed", action="store_true", help="Do not run seed_demo.")
+        parser.add_argument("--demo", action="store_true",
+                            help="DATABASE_URL is a demo database: load the demo data there too (refused, before "
+                                 "anything is written, when it holds other data).")
 
     # --- the steps ---------------------------------------------------------------------------
-    def handle(self, *args, check: bool, port: int, skip_seed: bool, **options):
+    def handle(self, *args, check: bool, port: int, skip_seed: bool, demo: bool = False, **options):
         self.children: list[Child] = []
         self._stop_requested: int | None = None
+        # The web child's health token: the configured one, else one for this run only.
+        self.health_token = settings.HEALTH_TOKEN or secrets.token_urlsafe(32)
 
         self.say("checking configuration")
         preflight.preflight_or_exit(chains=True, stream=self.stderr._out)
+        seed = not skip_seed and "seed_demo" in get_commands() and (settings.EMBEDDED_DEMO or demo)
+        if seed:  # before migrate, the chain or anything else writes: a refusal leaves the database as it was
+            from withdrawals_site.management.commands.seed_demo import refuse_or_return
+
+            refuse_or_return(demo=demo, stream=self.stderr._out)
         if check:
             self.say("configuration OK")
             return
-        if embedded._port_open("127.0.0.1", port):
-            raise CommandError(f"Port {port} on 127.0.0.1 is already in use; set PORT to another port.")
+        bind = os.environ.get("WEB_BIND", "").strip() or f"127.0.0.1:{port}"
+        probe_port = int(bind.rsplit(":", 1)[1]) if ":" in bind else port
+        if embedded._port_open("127.0.0.1", probe_port):
+            raise CommandError(f"Port {probe_port} on 127.0.0.1 is already in use; set PORT to another port.")
+        workers = web_workers()
 
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self._start_chain()
             self.say("applying migrations")
             call_command("migrate", interactive=False, verbosity=0)
-            if not skip_seed and "seed_demo" in get_commands():
+            if seed:
                 self.say("loading demo data (seed_demo)")
-                call_command("seed_demo")
-            self._start_processes(port)
+                call_command("seed_demo", demo=demo)
+            elif not settings.EMBEDDED_DEMO:
+                self.say("DATABASE_URL is set: no demo data (--demo loads it into a database meant for the demo)")
+            self.say(f"collecting static files into {settings.STATIC_ROOT}")
+            call_command("collectstatic", interactive=False, verbosity=0)
+            self._start_processes(bind=bind, workers=workers)
+            port = probe_port
             self._wait_for_web(port)
             self._print_banner(port)
             exit_code = self._supervise()
@@ -119,23 +179,24 @@ class Command(BaseCommand):
             raise CommandError(str(exc))
         self.children.append(Child("anvil", proc))
 
-    def _start_processes(self, port: int) -> None:
+    def _start_processes(self, *, bind: str, workers: int) -> None:
         queue = settings.CELERY_TASK_DEFAULT_QUEUE
         python = sys.executable
-        manage = str(settings.BASE_DIR / "manage.py")
-        web = [python, manage, "runserver", f"127.0.0.1:{port}", "--noreload"]
-        if not settings.DEBUG:
-            web.append("--insecure")  # serve the admin's static files without a front server
+        # gunicorn serves the app (whitenoise its static files); WEB_BIND / WEB_CONCURRENCY tune it.
+        web = [python, "-m", "gunicorn", "withdrawals_site.wsgi", "--bind", bind, "--workers", str(workers),
+               "--access-logfile", "-", "--graceful-timeout", "20"]
         commands = {
             "web": web,
             "worker": [python, "-m", "celery", "-A", "withdrawals_site", "worker", "-l", "info", "-Q", queue,
                        "--concurrency", "2", "-n", f"console-{queue}@%h"],
             "beat": [python, "-m", "celery", "-A", "withdrawals_site", "beat", "-l", "info",
-                     "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
+                     "--scheduler", settings.CELERY_BEAT_SCHEDULER],
         }
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "withdrawals_site.settings", "PYTHONUNBUFFERED": "1"}
         for name, command in commands.items():
             self.say(f"starting {name}")
+            env = child_environment(name)
+            if name == "web":
+                env["HEALTH_TOKEN"] = self.health_token  # so _wait_for_web can read the worker's status
             proc = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     preexec_fn=_die_with_parent)  # noqa: PLW1509
@@ -160,8 +221,11 @@ class Command(BaseCommand):
         while time.monotonic() < deadline and self._stop_requested is None:
             if not all(child.alive() for child in self.children):
                 return  # _supervise reports which one
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/health/",
+                                             headers={"Authorization": f"Bearer {self.health_token}",
+                                                      "Host": _probe_host(port)})
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/", timeout=3) as response:
+                with urllib.request.urlopen(request, timeout=3) as response:
                     body = json.loads(response.read())
             except urllib.error.HTTPError as exc:  # 503: the database or Redis is down
                 body = json.loads(exc.read() or b"{}")
@@ -174,7 +238,7 @@ class Command(BaseCommand):
     def _print_banner(self, port: int) -> None:
         from withdrawals_site.demo import DEMO_LOGINS
 
-        base = f"http://127.0.0.1:{port}"
+        base = f"http://localhost:{port}"  # a host name: passkeys (WebAuthn) refuse a bare IP
         lines = [
             "",
             "The withdrawals console is running.",

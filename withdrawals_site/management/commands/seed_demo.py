@@ -1,9 +1,15 @@
 """Demo data: networks, currencies, coins (with the demo ERC-20 deployed to the local chain),
 the tenant and its fee reserve, staff in their approval groups, and two customers ready to
-withdraw. Idempotent: a second run changes nothing."""
+withdraw. Idempotent: a second run changes nothing.
+
+Demo users have a published password, so it runs only on the embedded database (no
+DATABASE_URL) or with ``--demo``; and with ``--demo`` it refuses, in one ``Configuration error:``
+line and before writing anything, a database holding anything but the console's tables and the
+demo's users (``withdrawals_site.demo.demo_database_problem``)."""
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from decimal import Decimal
 
@@ -44,10 +50,39 @@ CONSOLE_STAFF_PERMISSIONS = [
 ]
 
 
-class Command(BaseCommand):
-    help = "Create the demo data (idempotent)."
+def demo_refusal(*, demo: bool) -> str | None:
+    """Why seed_demo must not write to the configured database, or None."""
+    if settings.EMBEDDED_DEMO:
+        return None  # the embedded PostgreSQL under var/: the demo's own database
+    if not demo:
+        return ("seed_demo writes users with a published password; DATABASE_URL is set, so it runs only "
+                "with --demo, on a database meant for the demo")
+    from django.db import connection
 
-    def handle(self, *args, **options):
+    from withdrawals_site.demo import demo_database_problem
+
+    problem = demo_database_problem(connection)
+    return f"seed_demo refused: {problem} (check DATABASE_URL)" if problem else None
+
+
+def refuse_or_return(*, demo: bool, stream=None) -> None:
+    """One ``Configuration error:`` line and exit status 2 when the demo data may not be written."""
+    reason = demo_refusal(demo=demo)
+    if reason:
+        print(f"Configuration error: {reason}", file=stream or sys.stderr)
+        raise SystemExit(2)
+
+
+class Command(BaseCommand):
+    help = "Create the demo data (idempotent). Without DATABASE_URL, or with --demo on a demo-only database."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--demo", action="store_true",
+                            help="DATABASE_URL is a database for the demo: load the demo data there (refused "
+                                 "when it holds anything but the console's tables and the demo users).")
+
+    def handle(self, *args, demo: bool = False, **options):
+        refuse_or_return(demo=demo, stream=self.stderr._out)
         with transaction.atomic():
             currencies = self._currencies()
             networks = self._networks(currencies)
