@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from tests.fixtures.factories import StaffFactory, eth_network
+from tests.fixtures.staff import login_verified_staff
 from withdrawals.models.addresses import CustomerAddress
 from withdrawals.services.addresses import address_create
 
@@ -103,7 +104,7 @@ def test_upload_memory_limits_are_set(settings):
 def test_staff_download_evidence_as_an_attachment_never_sniffed(app, address, client):
     app.post(verify_url(address), {"method": "evidence", "file": SimpleUploadedFile("statement.pdf", PDF)},
              format="multipart")
-    client.force_login(StaffFactory(is_superuser=True))
+    login_verified_staff(client, StaffFactory(is_superuser=True))
     response = client.get(f"/admin/withdrawals/customeraddress/{address.pk}/evidence/")
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment;")
