@@ -128,7 +128,7 @@ class WalletCheck:
         return asdict(self)
 
 
-def _wallet_currencies(network: Network) -> list[tuple[Currency, CoinConfig]]:
+def hot_wallet_currencies(network: Network) -> list[tuple[Currency, CoinConfig]]:
     """The native currency, then each token coin's currency on the network."""
     native = network.native_currency
     pairs = [(native, CoinConfig(currency=native.code, decimals=native.decimals))]
@@ -152,7 +152,7 @@ def reconciliation_run(*, network_code: str | None = None) -> list[WalletCheck]:
         except HotKeyMissing:
             continue
         adapter = adapter_for(network)
-        for currency, config in _wallet_currencies(network):
+        for currency, config in hot_wallet_currencies(network):
             checks.append(_check(network=network, address=address, currency=currency, config=config,
                                  adapter=adapter))
     return checks
