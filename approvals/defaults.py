@@ -37,6 +37,15 @@ DEFAULT_FLOWS: dict[str, list[tuple]] = {
     WorkOrderType.SUB_TO_MAIN_TRANSFER: [
         ("Treasury approval", TREASURY, 1, Condition.ALWAYS, None, ""),
     ],
+    # Reconciliation (docs/PIPELINE.md): the staff member who records an opening balance is the
+    # maker, one other Treasury member checks it; an alert is raised by the system, so its
+    # acknowledgement needs two distinct Treasury members.
+    WorkOrderType.HOT_WALLET_OPENING: [
+        ("Treasury check", TREASURY, 1, Condition.ALWAYS, None, ""),
+    ],
+    WorkOrderType.RECONCILIATION_ACK: [
+        ("Treasury acknowledgement", TREASURY, 2, Condition.ALWAYS, None, ""),
+    ],
 }
 
 # Model permissions each default group gets (so its members can use the admin pages).

@@ -32,6 +32,8 @@ class WorkOrderType(models.TextChoices):
     ADDRESS_VERIFY = "atm.va.address_verify", "Address review (atm.va.address_verify)"
     MAIN_ACCOUNT_TOPUP = "atm.va.main_account_topup", "Main account top-up (atm.va.main_account_topup)"
     SUB_TO_MAIN_TRANSFER = "atm.va.sub_to_main_transfer", "Sub-account to main account (atm.va.sub_to_main_transfer)"
+    HOT_WALLET_OPENING = "atm.va.hot_wallet_opening", "Hot-wallet opening balance (atm.va.hot_wallet_opening)"
+    RECONCILIATION_ACK = "atm.va.reconciliation_ack", "Reconciliation alert acknowledgement (atm.va.reconciliation_ack)"
 
 
 class Condition(models.TextChoices):

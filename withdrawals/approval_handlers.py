@@ -3,6 +3,9 @@
 * ``atm.va.coin_withdraw_apply``: a WithdrawalOrder; approval approves it (the send task starts
   on commit), rejection rejects it and releases the hold; travel-rule data gate the last approval.
 * ``atm.va.address_verify``: a CustomerAddress up for staff review.
+* ``atm.va.hot_wallet_opening``: a HotWalletOpening; approval makes it the wallet's active one.
+* ``atm.va.reconciliation_ack``: a ReconciliationAlert; approval (two Treasury members) acknowledges
+  it and lifts the reconciliation's pause of its network.
 """
 
 from __future__ import annotations
@@ -91,5 +94,45 @@ class AddressReviewHandler(WorkOrderHandler):
         return f"Address {address.network.code}:{address.address} (customer {address.customer.reference})"
 
 
+class HotWalletOpeningHandler(WorkOrderHandler):
+    """``atm.va.hot_wallet_opening``: the subject is a HotWalletOpening (withdrawals.services.reconciliation)."""
+
+    def context(self, opening) -> dict:
+        return {"network": opening.network.code, "address": opening.address, "currency": opening.currency.code,
+                "amount": f"{opening.amount.normalize():f}", "as_of": opening.as_of.isoformat(),
+                "reason": opening.reason}
+
+    def on_approved(self, work_order, actor) -> None:
+        from withdrawals.services.reconciliation import hot_wallet_opening_activate
+
+        hot_wallet_opening_activate(opening=work_order.object_id, actor=actor)
+
+    def on_rejected(self, work_order, actor, reason: str) -> None:
+        from withdrawals.services.reconciliation import hot_wallet_opening_reject
+
+        hot_wallet_opening_reject(opening=work_order.object_id, actor=actor, reason=reason)
+
+    def describe(self, opening) -> str:
+        return str(opening)
+
+
+class ReconciliationAckHandler(WorkOrderHandler):
+    """``atm.va.reconciliation_ack``: the subject is a ReconciliationAlert."""
+
+    def context(self, alert) -> dict:
+        return {"network": alert.network.code, "address": alert.address, "currency": alert.currency.code,
+                "difference": f"{alert.difference.normalize():f}", "reason": alert.reason}
+
+    def on_approved(self, work_order, actor) -> None:
+        from withdrawals.services.reconciliation import reconciliation_alert_close
+
+        reconciliation_alert_close(alert=work_order.object_id, work_order=work_order, actor=actor)
+
+    def describe(self, alert) -> str:
+        return f"Reconciliation alert RA{alert.pk}: {alert.reason}"
+
+
 register(WorkOrderType.COIN_WITHDRAW_APPLY, WithdrawalHandler())
 register(WorkOrderType.ADDRESS_VERIFY, AddressReviewHandler())
+register(WorkOrderType.HOT_WALLET_OPENING, HotWalletOpeningHandler())
+register(WorkOrderType.RECONCILIATION_ACK, ReconciliationAckHandler())

@@ -8,7 +8,7 @@ broadcasting: ``chains.sweep_confirmations`` re-sends the stored transaction).
 
 Beat (data migration chains.0005, editable in the admin under Periodic tasks):
 ``chains.sweep_confirmations`` every 5 s, ``chains.requeue_approved`` every 30 s; chains.0007:
-``chains.utxo_sync`` every 60 s.
+``chains.utxo_sync`` every 60 s; withdrawals.0006: ``withdrawals.reconcile_hot_wallets`` every 10 minutes.
 """
 
 from __future__ import annotations
@@ -64,3 +64,13 @@ def utxo_sync(network_code: str | None = None) -> dict:
     from withdrawals.pipeline.utxos import utxo_sync_hot_wallets
 
     return utxo_sync_hot_wallets(network_code=network_code)
+
+
+@shared_task(name="withdrawals.reconcile_hot_wallets", acks_late=True)
+def reconcile_hot_wallets(network_code: str | None = None) -> list[dict]:
+    """Hot wallets' chain balances against the console's expectation (withdrawals.services.reconciliation);
+    beat every 10 minutes (migration withdrawals.0006). Not retried: an unreadable node is reported
+    and the next run tries again."""
+    from withdrawals.services.reconciliation import reconciliation_run
+
+    return [check.as_dict() for check in reconciliation_run(network_code=network_code)]

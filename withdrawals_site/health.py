@@ -10,6 +10,11 @@ Each check is ``{"status": "up" | "down" | "not_configured", "detail": "..."}``.
 Who asks decides how much is said: anyone gets ``{"status": "up" | "down"}`` (database and Redis
 only, same status codes); a staff session or the health token (HEALTH_TOKEN, sent as
 ``Authorization: Bearer <token>`` or ``X-Health-Token``) gets every check with its detail.
+
+``reconciliation``
+has one entry per network: ``"ok"``, or ``"alert"`` with the open reconciliation alerts' reasons
+(sending on that network is paused until they are acknowledged); an alert makes the answer
+``degraded``, not 503.
 """
 
 from __future__ import annotations
@@ -135,6 +140,29 @@ def may_see_details(request) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
+def check_reconciliation(networks) -> dict:
+    """Per network: "alert" with the open reconciliation alerts' reasons (sending paused until two
+    staff acknowledge them), else "ok". Database rows only (the beat task reads the chains)."""
+    if not networks:
+        return {}
+    from withdrawals.selectors.reconciliation import reconciliation_status_by_network
+
+    try:
+        alerts = reconciliation_status_by_network()
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        return {network.code: _down(f"{type(exc).__name__}: {exc}") for network in networks}
+    result = {}
+    for network in networks:
+        found = alerts.get(network.code)
+        if found:
+            detail = " | ".join(f"RA{a.pk}: {a.reason}" for a in found)
+            result[network.code] = {"status": "alert",
+                                    "detail": f"sending paused until acknowledged: {detail}"[:600]}
+        else:
+            result[network.code] = {"status": "ok", "detail": "no open reconciliation alert"}
+    return result
+
+
 @never_cache
 @require_GET
 def health(request):
@@ -167,9 +195,11 @@ def health(request):
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
+    checks["reconciliation"] = check_reconciliation(networks)
     serving = checks["database"]["status"] == "up" and checks["redis"]["status"] == "up"
     everything = serving and checks["worker"]["status"] == "up" and all(
-        c["status"] != "down" for c in checks["chains"].values())
+        c["status"] != "down" for c in checks["chains"].values()) and all(
+        c["status"] == "ok" for c in checks["reconciliation"].values())
     body = {"status": "ok" if everything else ("degraded" if serving else "down"), **checks,
             "elapsed_ms": int((time.monotonic() - started) * 1000)}
     return JsonResponse(body, status=200 if serving else 503)

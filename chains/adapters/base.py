@@ -121,6 +121,12 @@ class ChainAdapter(abc.ABC):
     def tx_statuses(self, tx_hashes: list[str]) -> dict[str, TxStatus]:
         """Status of many transactions with one chain-height read."""
 
+    @abc.abstractmethod
+    def balance(self, coin: CoinConfig, address: str) -> Decimal:
+        """What ``address`` holds of ``coin`` (the native coin or the token), in whole units, as the
+        node sees it now (reconciliation: withdrawals.services.reconciliation). Raises
+        TransientChainError when the node cannot say."""
+
     def verify_message(self, *, address: str, message: str, signature: str) -> bool:
         """Whether ``signature`` over ``message`` was made by the key of ``address``."""
         raise NotImplementedError

@@ -1,3 +1,3 @@
 """Admin registrations: one module per subject."""
 
-from withdrawals.admin import addresses, orders, sending  # noqa: F401
+from withdrawals.admin import addresses, orders, reconciliation, sending  # noqa: F401

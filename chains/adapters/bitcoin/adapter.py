@@ -115,6 +115,14 @@ class UtxoAdapter(ChainAdapter):
                                              fee_paid=fee)
         return statuses
 
+    def balance(self, coin: CoinConfig, address: str) -> Decimal:
+        """The sum of the node's unspent outputs paying ``address`` (listunspent 0: outputs in the
+        mempool count, outputs spent by a mempool transaction do not). BTC has no tokens."""
+        if coin.is_token:
+            raise PermanentChainError("Bitcoin has no token contracts.")
+        return sat_to_btc(sum(utxo.value_sat for utxo in self.backend.utxos(self.normalize_address(
+            address, address_network=self.address_network))))
+
     def verify_message(self, *, address: str, message: str, signature: str) -> bool:
         return verify_message(address=address, message=message, signature=signature,
                               address_network=self.address_network)

@@ -27,6 +27,7 @@ from chains.adapters.tron.codec import (
     TRX_DECIMALS,
     TransactionExpired,
     address_from_private_key,
+    balance_of_parameter,
     normalize_address,
     sign_message,
     sign_raw_data,
@@ -132,6 +133,24 @@ class TronAdapter(ChainAdapter):
         return TxStatus(tx_hash, TxStatus.REVERTED if failed else TxStatus.INCLUDED,
                         confirmations=max(0, solid - block + 1), block_number=block,
                         fee_paid=sun_to_trx(int(info.get("fee", 0))))
+
+    def balance(self, coin: CoinConfig, address: str) -> Decimal:
+        """TRX: ``/wallet/getaccount`` (an account the chain never saw has no ``balance``: 0).
+        TRC-20: ``balanceOf(address)`` through ``/wallet/triggerconstantcontract``."""
+        address = normalize_address(address)
+        if not coin.is_token:
+            answer = self.backend.post("/wallet/getaccount", {"address": address, "visible": True})
+            if "Error" in answer:
+                raise TransientChainError(f"getaccount failed: {answer['Error']}")
+            return sun_to_trx(int(answer.get("balance", 0)))
+        answer = self.backend.post("/wallet/triggerconstantcontract", {
+            "owner_address": address, "contract_address": normalize_address(coin.contract_address),
+            "function_selector": "balanceOf(address)", "parameter": balance_of_parameter(address),
+            "visible": True})
+        results = answer.get("constant_result") or []
+        if not results or not (answer.get("result") or {}).get("result", True):
+            raise TransientChainError(f"balanceOf failed: {answer.get('Error') or answer.get('result')}")
+        return Decimal(int(results[0] or "0", 16)).scaleb(-coin.decimals)
 
     def verify_message(self, *, address: str, message: str, signature: str) -> bool:
         return verify_message(address=address, message=message, signature=signature)

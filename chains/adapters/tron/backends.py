@@ -16,13 +16,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
+import base58
 import httpx
 
-from chains.adapters.base import NetworkConfig, TransientChainError
+from chains.adapters.base import AddressError, NetworkConfig, TransientChainError
 from chains.adapters.local_state import locked_json_state
 from chains.adapters.tron.codec import (
     FALLBACK_ENERGY_PRICE_SUN,
     TRC20_TRANSFER_ENERGY,
+    decode_trc20_transfer,
     encode_raw_data,
     normalize_address,
     recover_signer,
@@ -159,6 +161,10 @@ class RecordedTronBackend:
                 return self._info(state, head, payload.get("value", ""), path)
             if path == "/wallet/gettransactionbyid":
                 return self._transaction(state, payload.get("value", ""), path)
+            if path == "/wallet/getaccount":
+                return self._account(state, head, payload)
+            if path == "/wallet/triggerconstantcontract":
+                return self._constant_call(state, head, payload)
         return {"Error": f"recorded node has no answer for {path}"}
 
     def _block(self, number: int) -> dict:
@@ -222,6 +228,61 @@ class RecordedTronBackend:
             return recorded
         known = state["txs"].get(txid)
         return dict(known["tx"]) if known else {}
+
+    # --- balances: what was funded plus the effects of the included transactions ----------
+
+    def fund(self, address: str, *, sun: int = 0, contract: str = "", units: int = 0) -> None:
+        """Credit ``address`` with TRX (``sun``) or, with ``contract``, TRC-20 ``units`` (a deposit
+        from outside; the tests and the demo fund the hot wallet with it)."""
+        address = normalize_address(address)
+        asset = normalize_address(contract) if contract else "TRX"
+        with self._state() as state:
+            funded = state.setdefault("funded", {}).setdefault(address, {})
+            funded[asset] = funded.get(asset, 0) + (units if contract else sun)
+
+    def _balance(self, state: dict, head: int, address: str, asset: str) -> int:
+        """``asset`` is "TRX" (in sun) or a contract's base58 address (in token units)."""
+        total = state.get("funded", {}).get(address, {}).get(asset, 0)
+        for txid, known in state["txs"].items():
+            if known["block"] > head:
+                continue
+            contract = known["tx"]["raw_data"]["contract"][0]
+            value = contract["parameter"]["value"]
+            owner = normalize_address(value["owner_address"])
+            info = self._info(state, head, txid, "/wallet/gettransactioninfobyid")
+            if asset == "TRX" and owner == address:
+                total -= int(info.get("fee", 0))
+            if contract["type"] == "TransferContract" and asset == "TRX":
+                amount = int(value["amount"])
+                total += (amount if normalize_address(value["to_address"]) == address else 0)
+                total -= (amount if owner == address else 0)
+            elif (contract["type"] == "TriggerSmartContract" and info.get("result") != "FAILED"
+                  and normalize_address(value["contract_address"]) == asset):
+                transfer = decode_trc20_transfer(value.get("data", ""))
+                if transfer is not None:
+                    recipient, units = transfer
+                    total += units if recipient == address else 0
+                    total -= units if owner == address else 0
+        return total
+
+    def _account(self, state: dict, head: int, payload: dict) -> dict:
+        try:
+            address = normalize_address(str(payload.get("address", "")))
+        except AddressError:
+            return {"Error": "invalid address"}
+        sun = self._balance(state, head, address, "TRX")
+        return {"address": address, "balance": sun} if sun else {}
+
+    def _constant_call(self, state: dict, head: int, payload: dict) -> dict:
+        if payload.get("function_selector") != "balanceOf(address)":
+            return {"result": {"result": False, "message": "recorded node answers balanceOf only"}}
+        try:
+            contract = normalize_address(str(payload.get("contract_address", "")))
+            owner = base58.b58encode_check(bytes([0x41]) + bytes.fromhex(payload["parameter"])[12:32]).decode()
+        except (AddressError, KeyError, ValueError):
+            return {"result": {"result": False, "message": "bad balanceOf call"}}
+        units = self._balance(state, head, owner, contract)
+        return {"result": {"result": True}, "constant_result": [f"{units:064x}"]}
 
     def _energy_price(self) -> int:
         params = self.recordings["chain_parameters"]["chainParameter"]

@@ -183,6 +183,20 @@ def trc20_transfer_data(to_address: str, units: int) -> str:
     return (TRANSFER_SELECTOR + tron_abi.encode(["address", "uint256"], [normalize_address(to_address), units])).hex()
 
 
+def balance_of_parameter(owner: str) -> str:
+    """The ABI-encoded argument of ``balanceOf(address)`` (hex, no selector)."""
+    return tron_abi.encode(["address"], [normalize_address(owner)]).hex()
+
+
+def decode_trc20_transfer(data_hex: str) -> tuple[str, int] | None:
+    """(recipient, units) of ``transfer(address,uint256)`` call data; None for any other call."""
+    data = bytes.fromhex(data_hex)
+    if data[:4] != TRANSFER_SELECTOR or len(data) != 68:
+        return None
+    recipient = base58.b58encode_check(bytes([ADDRESS_VERSION]) + data[16:36]).decode()
+    return recipient, int.from_bytes(data[36:68], "big")
+
+
 def transfer_raw_data(*, coin: CoinConfig, sender: str, to_address: str, units: int, ref_block_id: str,
                       now_ms: int, expiration_ms: int, fee_limit_sun: int) -> dict:
     """raw_data of a TRX (TransferContract) or TRC-20 (TriggerSmartContract) transfer."""

@@ -38,6 +38,7 @@ STAFF = {  # username -> approval groups
     "ops2": ["Withdrawal approvers"],
     "compliance1": ["Compliance"],
     "treasury1": ["Treasury"],
+    "treasury2": ["Treasury"],  # the checker of treasury1's opening balances (maker ≠ checker)
 }
 CONSOLE_STAFF_GROUP = "Console staff"
 # What every demo staff member may see in the admin; acting is decided by the approval groups.
@@ -94,6 +95,7 @@ class Command(BaseCommand):
             self._staff_authenticators(staff)
             customers = self._customers(tenant)
         self._chain(coins, networks)
+        self._openings(networks, staff)
         self._money(tenant, customers, staff)
         with transaction.atomic():
             self._addresses(customers, networks)
@@ -288,6 +290,42 @@ class Command(BaseCommand):
                 coin_refresh_fee_estimate(coin=coin)
             except Exception as exc:  # an estimate is a nicety here, never a reason to fail the seed
                 self.stderr.write(f"Fee estimate for {coin} skipped: {exc}")
+
+    def _openings(self, networks, staff) -> None:
+        """An opening balance per hot wallet and currency, read from the chain now: recorded by
+        treasury1, approved by treasury2 (work order atm.va.hot_wallet_opening), so the running demo
+        reconciles clean. Kept when the wallet still reconciles against its active opening."""
+        from approvals.models import WorkOrder, WorkOrderType
+        from approvals.services.work_orders import work_order_decide
+        from chains.adapters import adapter_for
+        from chains.hot_wallets import hot_address
+        from withdrawals.selectors.reconciliation import (
+            hot_wallet_expected,
+            hot_wallet_opening_active,
+            reconciliation_dust,
+        )
+        from withdrawals.services.reconciliation import hot_wallet_currencies, hot_wallet_opening_record
+
+        for network in networks.values():
+            try:
+                address = hot_address(network)
+                adapter = adapter_for(network)
+                for currency, config in hot_wallet_currencies(network):
+                    balance = adapter.balance(config, address)
+                    active = hot_wallet_opening_active(network=network, address=address, currency=currency)
+                    if active is not None:
+                        expected, dust = hot_wallet_expected(opening=active), reconciliation_dust(currency)
+                        if expected.low - dust <= balance <= expected.high + dust:
+                            continue
+                    opening = hot_wallet_opening_record(
+                        network=network, address=address, currency=currency,
+                        amount=balance, as_of=timezone.now(), actor=staff["treasury1"],
+                        reason="Demo seed: the hot wallet's balance as funded by seed_demo")
+                    work_order = WorkOrder.objects.get(type=WorkOrderType.HOT_WALLET_OPENING, object_id=opening.pk)
+                    work_order_decide(work_order=work_order, actor=staff["treasury2"], decision="approve",
+                                      comment="Demo seed: checked against the chain")
+            except Exception as exc:  # noqa: BLE001 - a demo nicety, never a reason to fail the seed
+                self.stderr.write(f"Opening balances on {network.code} skipped: {exc}")
 
     def _send_eth(self, w3, to: str, amount: Decimal) -> None:
         from eth_account import Account
