@@ -11,6 +11,7 @@ DEMO_LOGINS: list[tuple[str, str, str]] = [
     ("operations (checker)", "ops2", DEMO_PASSWORD),
     ("compliance", "compliance1", DEMO_PASSWORD),
     ("treasury", "treasury1", DEMO_PASSWORD),
+    ("treasury (checker)", "treasury2", DEMO_PASSWORD),
     ("administrator (superuser)", "admin", DEMO_PASSWORD),
     ("App customer", "alice", DEMO_PASSWORD),
     ("App customer", "bob", DEMO_PASSWORD),

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.chain]
 
 
 def test_the_seeded_demo_reconciles_clean(demo_chain_env, anvil):
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", demo=True, verbosity=0)
     openings = HotWalletOpening.objects.filter(status="active")
     assert {(o.network.code, o.currency.code) for o in openings} == {
         ("ETH", "ETH"), ("ETH", "USDT"), ("BTC", "BTC"), ("TRON", "TRX"), ("TRON", "USDT")}
@@ -21,5 +21,5 @@ def test_the_seeded_demo_reconciles_clean(demo_chain_env, anvil):
         ("TRON", "USDT", "ok")}
     assert not ReconciliationAlert.objects.exists()
     count = HotWalletOpening.objects.count()
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", demo=True, verbosity=0)
     assert HotWalletOpening.objects.count() == count

@@ -34,6 +34,8 @@ from withdrawals.tasks import reconcile_hot_wallets
 
 S = WithdrawalOrder.Status
 
+HEALTH_TOKEN = "reconciliation-test-health-token"
+
 
 @pytest.fixture
 def wallet_scene(db, anvil, demo_token, monkeypatch):
@@ -117,7 +119,9 @@ def test_withdrawals_in_flight_and_settled_reconcile_clean(wallet_scene):
 
 @pytest.mark.chain
 @pytest.mark.django_db
-def test_a_transfer_behind_the_consoles_back_pauses_sending_until_two_staff_acknowledge(wallet_scene, client):
+def test_a_transfer_behind_the_consoles_back_pauses_sending_until_two_staff_acknowledge(wallet_scene, client,
+                                                                                       settings):
+    settings.HEALTH_TOKEN = HEALTH_TOKEN  # the detail of /health/ is for staff and the monitor's token
     scene = wallet_scene
     _record_openings(scene)
     assert _outcomes() == {"ETH": "ok", "USDT": "ok"}
@@ -137,7 +141,7 @@ def test_a_transfer_behind_the_consoles_back_pauses_sending_until_two_staff_ackn
     assert pipeline_send(order_id=order.pk).outcome == "paused"
     assert WithdrawalOrder.objects.get(pk=order.pk).status == S.APPROVED
 
-    health = client.get("/health/").json()
+    health = client.get("/health/", HTTP_X_HEALTH_TOKEN=HEALTH_TOKEN).json()
     assert health["status"] != "ok"
     assert health["reconciliation"]["ETH"]["status"] == "alert"
     assert f"RA{alert.pk}" in health["reconciliation"]["ETH"]["detail"]
@@ -163,7 +167,7 @@ def test_a_transfer_behind_the_consoles_back_pauses_sending_until_two_staff_ackn
     assert not Network.objects.get(pk=scene.network.pk).sending_paused
     resumed = KillSwitchChange.objects.filter(network=scene.network).order_by("-at", "-id").first()
     assert not resumed.paused and resumed.actor == scene.checker and f"RA{alert.pk}" in resumed.reason
-    assert client.get("/health/").json()["reconciliation"]["ETH"]["status"] == "ok"
+    assert client.get("/health/", HTTP_X_HEALTH_TOKEN=HEALTH_TOKEN).json()["reconciliation"]["ETH"]["status"] == "ok"
     assert pipeline_send(order_id=order.pk).outcome == "sent"
 
 
