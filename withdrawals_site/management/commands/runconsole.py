@@ -89,6 +89,9 @@ class Command(BaseCommand):
             if not skip_seed and "seed_demo" in get_commands():
                 self.say("loading demo data (seed_demo)")
                 call_command("seed_demo")
+            wrong_chain = preflight.check_network_chain_ids(include_embedded=True)
+            if wrong_chain:
+                raise CommandError("; ".join(str(p) for p in wrong_chain))
             self._start_processes(port)
             self._wait_for_web(port)
             self._print_banner(port)
