@@ -79,7 +79,8 @@ class StuckFilter(admin.SimpleListFilter):
     parameter_name = "chain"
 
     def lookups(self, request, model_admin):
-        return [("stuck", "Stuck (sent, not included) — may need a fee bump"), ("waiting", "Awaiting fee")]
+        return [("stuck", "Stuck (sent, not included) — may need a fee bump"),
+                ("nonce_gap", "Nonce gap (dropped, later ones wait) — rebroadcast"), ("waiting", "Awaiting fee")]
 
     def queryset(self, request, queryset):
         from withdrawals.pipeline.delays import stuck_after
@@ -90,6 +91,17 @@ class StuckFilter(admin.SimpleListFilter):
             return (queryset.filter(status__in=["broadcasting", "confirming"], confirmations=0,
                                     transactions__state__in=live, transactions__created_at__lte=cutoff)
                     .exclude(transactions__state__in=live, transactions__created_at__gt=cutoff).distinct())
+        if self.value() == "nonce_gap":  # asks the nodes (reads only): see withdrawals.selectors.nonce_gaps
+            from chains.adapters import TransientChainError
+            from withdrawals.selectors.nonce_gaps import nonce_gap_order_ids
+
+            try:
+                return queryset.filter(pk__in=nonce_gap_order_ids())
+            except TransientChainError as error:
+                from django.contrib import messages
+
+                messages.warning(request, f"Nonce gaps could not be read from the node: {error}")
+                return queryset.none()
         if self.value() == "waiting":
             return queryset.filter(status="awaiting_fee")
         return queryset
