@@ -7,9 +7,11 @@ from decimal import Decimal
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
+from chains.adapters import TransientChainError
 from chains.models import Coin, Currency, Network
-from chains.services import coin_refresh_fee_estimate, coin_set_enabled, sending_pause_set
+from chains.services import coin_chain_problem, coin_refresh_fee_estimate, coin_set_enabled, sending_pause_set
 from core.admin_tools import FreshSecondFactorMixin, action_with_reason, amount_text, when_text
+from core.errors import DomainError
 
 
 @admin.register(Currency)
@@ -99,8 +101,11 @@ class CoinAdmin(FreshSecondFactorMixin, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("currency", "network", "contract_address", "enabled")}),
         ("Withdrawal settings", {
-            "fields": ("decimals", "min_amount", "max_amount", "daily_limit", "customer_fee", "confirmations"),
-            "description": "Amounts in the coin's currency, with at most the coin's decimals. "
+            "fields": ("decimals", "chain_decimals", "min_amount", "max_amount", "daily_limit", "customer_fee",
+                       "confirmations"),
+            "description": "Amounts in the coin's currency, with at most the coin's decimals (precision), which "
+                           "are at most the chain decimals (the token contract's decimals(), checked against the "
+                           "chain on save). Neither may change while a withdrawal of the coin is not finished. "
                            "The minimum must not exceed the maximum or the daily limit.",
         }),
         ("Network fee", {
@@ -121,6 +126,21 @@ class CoinAdmin(FreshSecondFactorMixin, admin.ModelAdmin):
                     value = self.initial.get(name)
                     if isinstance(value, Decimal):
                         self.initial[name] = format(value.normalize(), "f")
+
+            def _post_clean(self):
+                """After the model's own checks: the chain must confirm the coin (chain id, the
+                token's decimals). A node that does not answer blocks only an enabled coin."""
+                super()._post_clean()
+                coin = self.instance
+                if self.errors or not coin.network_id or coin.chain_decimals is None:
+                    return
+                try:
+                    problem = coin_chain_problem(coin=coin)
+                except TransientChainError as error:
+                    problem = (f"the {coin.network.code} node could not confirm the coin's settings ({error}); "
+                               "save it disabled and enable it when the node answers") if coin.enabled else ""
+                if problem:
+                    self.add_error("chain_decimals" if "decimals" in problem else None, f"Refused: {problem}")
 
         PlainAmountsForm.__name__ = form_class.__name__
         return PlainAmountsForm
@@ -151,8 +171,13 @@ class CoinAdmin(FreshSecondFactorMixin, admin.ModelAdmin):
 
     @admin.action(description="Enable the selected coins for withdrawal")
     def enable(self, request, queryset: QuerySet[Coin]) -> None:
-        changed = [str(c) for c in queryset.select_related(*self.list_select_related)
-                   if coin_set_enabled(coin=c, enabled=True, actor=request.user)]
+        changed = []
+        for coin in queryset.select_related(*self.list_select_related):
+            try:
+                if coin_set_enabled(coin=coin, enabled=True, actor=request.user):
+                    changed.append(str(coin))
+            except DomainError as error:  # no fee cap, the chain disagrees: nothing changed
+                self.message_user(request, f"{coin} not enabled: {error.detail}", messages.ERROR)
         self.message_user(request, f"Enabled: {', '.join(changed) or 'nothing changed'}.")
 
     @admin.action(description="Disable the selected coins for withdrawal")

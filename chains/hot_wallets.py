@@ -10,23 +10,48 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from functools import lru_cache
+from pathlib import Path
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 
 class HotKeyMissing(RuntimeError):
     pass
 
 
+class HotKeyFileUnsafe(HotKeyMissing):
+    """The key file is readable by others or owned by another user: no key is taken from it."""
+
+
+def _check_key_file(path: Path, info: os.stat_result) -> None:
+    """Refuse a key file that anyone but the running user could read or have written."""
+    if not stat.S_ISREG(info.st_mode):
+        raise HotKeyFileUnsafe(f"The hot key file {path} is not a regular file; no key is read from it.")
+    if info.st_uid != os.geteuid():
+        raise HotKeyFileUnsafe(f"The hot key file {path} is owned by uid {info.st_uid}, not by the user running "
+                               f"the console (uid {os.geteuid()}); no key is read from it. Fix: chown it.")
+    if info.st_mode & 0o077:
+        raise HotKeyFileUnsafe(f"The hot key file {path} has mode {stat.S_IMODE(info.st_mode):04o}; it must be 0600 "
+                               f"(no access for group or others); no key is read from it. Fix: chmod 600 {path}")
+
+
 @lru_cache(maxsize=1)
+@sensitive_variables()
 def _key_file() -> dict[str, str]:
     path = settings.HOT_KEYS_FILE
-    if not path.exists():
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
         return {}
-    return json.loads(path.read_text())
+    with os.fdopen(fd) as handle:  # the checks and the read are of the same open file
+        _check_key_file(path, os.fstat(handle.fileno()))
+        return json.loads(handle.read())
 
 
+@sensitive_variables()
 def hot_key(network_code: str) -> bytes:
     value = os.environ.get(f"HOT_KEY_{network_code}") or _key_file().get(network_code)
     if not value:
@@ -35,6 +60,7 @@ def hot_key(network_code: str) -> bytes:
     return bytes.fromhex(value.removeprefix("0x"))
 
 
+@sensitive_variables("key")
 def hot_address(network) -> str:
     """The hot wallet's address on a chains.Network (derived from the key, never stored)."""
     key = hot_key(network.code)
@@ -51,18 +77,36 @@ def hot_address(network) -> str:
     return tron_address(key)
 
 
+@sensitive_variables()
 def hot_keys_ensure(network_codes: list[str]) -> list[str]:
-    """Create missing keys in the key file (demo and development). Returns the codes created."""
+    """Create missing keys in the key file (demo and development). Returns the codes created.
+
+    An existing file must be safe (0600, ours: HotKeyFileUnsafe otherwise). The new file is never
+    readable by anyone else, not even for a moment: a fresh temporary file created 0600 with
+    O_CREAT|O_EXCL, written, fsynced, then renamed over the old one."""
     path = settings.HOT_KEYS_FILE
-    keys = json.loads(path.read_text()) if path.exists() else {}
+    _key_file.cache_clear()
+    keys = dict(_key_file())
     created = [code for code in network_codes if code not in keys and not os.environ.get(f"HOT_KEY_{code}")]
     for code in created:
         keys[code] = secrets.token_hex(32)
     if created:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(keys, indent=2))
-        os.chmod(tmp, 0o600)
-        tmp.replace(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(json.dumps(keys, indent=2))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the rename itself survives a crash
+        finally:
+            os.close(directory)
         _key_file.cache_clear()
     return created

@@ -28,7 +28,10 @@ class Network(models.Model):
     rpc_url = models.CharField(max_length=300, blank=True,
                                help_text="Node endpoint. Empty: the URL from the environment "
                                          "(ETH_RPC_URL, BTC_RPC_URL, TRON_RPC_URL) or the embedded default.")
-    chain_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="EVM chain id (anvil: 31337).")
+    chain_id = models.PositiveBigIntegerField(
+        null=True, blank=True,
+        help_text="EVM chain id (anvil: 31337, Ethereum mainnet: 1); required for EVM networks. Compared with the "
+                  "node's eth_chainId at start and before every signature.")
     address_network = models.CharField(
         max_length=32, blank=True,
         help_text="Which addresses are valid: for BTC bitcoin, testnet, regtest or bitcoinlib_test; "
@@ -40,9 +43,17 @@ class Network(models.Model):
 
     class Meta:
         ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(kind="evm") | Q(chain_id__isnull=False), name="network_evm_chain_id"),
+        ]
 
     def __str__(self) -> str:
         return self.code
+
+    def clean(self) -> None:
+        if self.kind == Network.Kind.EVM and self.chain_id is None:
+            raise ValidationError({"chain_id": "An EVM network needs its chain id (anvil: 31337, mainnet: 1): "
+                                               "nothing is signed for a chain the node does not confirm."})
 
 
 class Currency(models.Model):
@@ -69,7 +80,12 @@ class Coin(models.Model):
                                         help_text="Token contract (ERC-20 / TRC-20); empty for the native coin.")
     enabled = models.BooleanField(default=False, help_text="Open for withdrawal in the App.")
     decimals = models.PositiveSmallIntegerField(
-        help_text="Decimals a withdrawal amount may have; at most the currency's decimals.")
+        help_text="Decimals a withdrawal amount may have (precision); at most the currency's decimals and the "
+                  "chain decimals.")
+    chain_decimals = models.PositiveSmallIntegerField(
+        help_text="Decimals of the asset on this chain: the token contract's decimals() (USDT: 6 on Ethereum and "
+                  "TRON, 18 on some chains), the native coin's own (ETH 18, BTC 8, TRX 6). Checked against the "
+                  "chain when the coin is saved, enabled and before every signature.")
     min_amount = AmountField(help_text="Smallest withdrawal amount.")
     max_amount = AmountField(help_text="Largest single withdrawal amount.")
     daily_limit = AmountField(help_text="Per customer per UTC day, at KYC level 1; "
@@ -80,8 +96,8 @@ class Coin(models.Model):
     confirmations = models.PositiveIntegerField(validators=[MinValueValidator(1)],
                                                 help_text="Confirmations before the withdrawal counts as credited.")
     fee_cap = AmountField(null=True, blank=True,
-                          help_text="Most network fee one withdrawal may pay (fee currency); empty: no cap. "
-                                    "A send whose fee would exceed it waits instead of overpaying.")
+                          help_text="Most network fee one withdrawal may pay (fee currency); required to enable "
+                                    "the coin. A send whose fee would exceed it waits instead of overpaying.")
     network_fee_estimate = AmountField(null=True, blank=True, editable=False,
                                        help_text="Latest network fee estimate read from the chain.")
     network_fee_estimated_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -94,6 +110,10 @@ class Coin(models.Model):
             models.CheckConstraint(condition=Q(max_amount__gte=F("min_amount")), name="coin_max_ge_min"),
             models.CheckConstraint(condition=Q(daily_limit__gte=F("min_amount")), name="coin_daily_ge_min"),
             models.CheckConstraint(condition=Q(customer_fee__gte=0), name="coin_fee_not_negative"),
+            models.CheckConstraint(condition=Q(decimals__lte=F("chain_decimals")), name="coin_decimals_le_chain"),
+            models.CheckConstraint(condition=Q(enabled=False) | Q(fee_cap__isnull=False),
+                                   name="coin_enabled_needs_fee_cap"),
+            models.CheckConstraint(condition=Q(fee_cap__isnull=True) | Q(fee_cap__gt=0), name="coin_fee_cap_positive"),
         ]
 
     def __str__(self) -> str:
@@ -107,6 +127,12 @@ class Coin(models.Model):
         errors: dict[str, str] = {}
         if self.currency_id and self.decimals is not None and self.decimals > self.currency.decimals:
             errors["decimals"] = f"At most the currency's {self.currency.decimals} decimals."
+        if self.decimals is not None and self.chain_decimals is not None and self.decimals > self.chain_decimals:
+            errors["decimals"] = f"At most the chain's {self.chain_decimals} decimals."
+        if self.enabled and self.fee_cap is None:
+            errors["fee_cap"] = "A coin cannot be open for withdrawal without a fee cap."
+        elif self.fee_cap is not None and self.fee_cap <= 0:
+            errors["fee_cap"] = "The fee cap must be positive."
         for name in ("min_amount", "max_amount", "daily_limit", "customer_fee"):
             value = getattr(self, name)
             if value is not None and self.decimals is not None and decimal_places(value) > self.decimals:
@@ -119,8 +145,29 @@ class Coin(models.Model):
             errors["fee_currency"] = f"Fees on {self.network.code} are paid in {self.network.native_currency.code}."
         if self.network_id and self.is_token and self.network.kind == Network.Kind.UTXO:
             errors["contract_address"] = "Bitcoin has no token contracts."
+        if self.pk and not errors:
+            in_use = self.settlement_change_refused()
+            if in_use:
+                errors["chain_decimals" if "chain_decimals" in in_use else "decimals"] = in_use
         if errors:
             raise ValidationError(errors)
+
+    def settlement_change_refused(self) -> str:
+        """Why the precision or chain decimals may not change now ("" when they may, or did not
+        change): an order of this coin that is not finished was priced and approved with them."""
+        from chains.signals import coin_in_use_checks
+
+        stored = Coin.objects.filter(pk=self.pk).values("decimals", "chain_decimals").first()
+        if stored is None:
+            return ""
+        changed = [name for name in ("chain_decimals", "decimals") if stored[name] != getattr(self, name)]
+        if not changed:
+            return ""
+        for check in coin_in_use_checks:
+            busy = check(self.pk)
+            if busy:
+                return f"{' and '.join(changed)} cannot change while {busy}."
+        return ""
 
 
 # --- Kill switches (flipped by chains.services.sending_pause_set) -----------------------------------------

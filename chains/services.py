@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from chains.adapters import adapter_for, coin_config
+from chains.adapters import ChainAdapter, PermanentChainError, TransientChainError, adapter_for, coin_config
 from chains.models import Coin, KillSwitchChange, Network, SendingSwitch
 from chains.signals import sending_resumed
 from core.errors import DomainError
@@ -118,12 +118,66 @@ def _log_admin_change(*, actor, obj, message: str) -> None:
                                      change_message=message, single_object=True)
 
 
+# --- what the chain must confirm before a coin opens or anything is signed -------------------------
+
+def coin_chain_problem(*, coin: Coin, adapter: ChainAdapter | None = None) -> str:
+    """Why the chain does not confirm ``coin``'s settings ("" when it does): an EVM node on another
+    chain than ``Network.chain_id``; a token whose contract's ``decimals()`` is not the coin's
+    ``chain_decimals``; a native coin whose chain decimals are not the network's own.
+
+    Asks the node (reads only, no key). A node that cannot be reached raises
+    TransientChainError: nothing is confirmed, the caller decides (the pipeline retries). A
+    TRON token is not checked: the TRON backend has no constant-call answer for ``decimals()``.
+    """
+    network = coin.network
+    adapter = adapter or adapter_for(network)
+    if network.kind == Network.Kind.EVM:
+        if network.chain_id is None:
+            return f"{network.code} has no chain id configured."
+        node_chain = adapter.node_chain_id()
+        if node_chain != network.chain_id:
+            return (f"the {network.code} node is on chain {node_chain}, but the network says chain "
+                    f"{network.chain_id}: nothing is signed for the wrong chain.")
+    if coin.is_token:
+        try:
+            on_chain = adapter.token_decimals(coin.contract_address)
+        except PermanentChainError as error:
+            return f"the token contract of {coin} cannot be checked: {error}"
+        if on_chain is not None and on_chain != coin.chain_decimals:
+            return (f"the token contract of {coin} has {on_chain} decimals, the coin says {coin.chain_decimals}: "
+                    "fix the coin's chain decimals (amounts would be off by a factor of "
+                    f"10^{abs(on_chain - coin.chain_decimals)}).")
+    elif coin.chain_decimals != adapter.native_decimals:
+        return (f"{coin} is {network.code}'s native coin with {adapter.native_decimals} decimals, the coin "
+                f"says {coin.chain_decimals}.")
+    return ""
+
+
+def coin_verify_chain(*, coin: Coin) -> None:
+    """``coin_chain_problem`` as a refusal: ``chain_mismatch`` (or a node that does not answer)."""
+    try:
+        problem = coin_chain_problem(coin=coin)
+    except TransientChainError as error:
+        raise DomainError("chain_mismatch", f"The {coin.network.code} node could not confirm {coin}'s settings: "
+                                            f"{error}") from None
+    if problem:
+        raise DomainError("chain_mismatch", f"Refused: {problem}", field="chain_decimals")
+
+
 def coin_set_enabled(*, coin: Coin, enabled: bool, actor=None) -> bool:
-    """Open or close a coin for withdrawal. Returns whether anything changed."""
+    """Open or close a coin for withdrawal. Returns whether anything changed.
+
+    Opening needs a fee cap (``fee_cap_required``) and a chain that confirms the coin (chain id,
+    token decimals: ``chain_mismatch``); a refusal changes nothing. Closing is always allowed."""
     with transaction.atomic():
-        locked = Coin.objects.select_for_update().get(pk=coin.pk)
+        locked = Coin.objects.select_for_update().select_related("network", "currency").get(pk=coin.pk)
         if locked.enabled == enabled:
             return False
+        if enabled:
+            if locked.fee_cap is None:
+                raise DomainError("fee_cap_required", f"{locked} cannot be enabled without a fee cap: set the most "
+                                                      "network fee one withdrawal may pay first.", field="fee_cap")
+            coin_verify_chain(coin=locked)
         locked.enabled = enabled
         locked.save(update_fields=["enabled"])
         _log_admin_change(actor=actor, obj=locked, message="Enabled for withdrawal." if enabled

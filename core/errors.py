@@ -35,6 +35,10 @@ ERROR_STATUS: dict[str, int] = {
     # ledger
     "insufficient_main_account_fees": 409,
     "ledger_reference_conflict": 409,
+    # chains
+    "fee_cap_required": 409,
+    "chain_mismatch": 409,
+    "coin_in_use": 409,
 }
 
 # Every code the App API can answer with, and what it means (documented in the OpenAPI schema).
@@ -84,6 +88,9 @@ ERROR_CODES: dict[str, str] = {
     "insufficient_main_account_fees": "Insufficient main account fees",
     "ledger_reference_conflict": "The posting reference was already used with other amounts.",
     "unknown_currency": "No such currency.",
+    "fee_cap_required": "A coin cannot be enabled without a network fee cap.",
+    "chain_mismatch": "The chain does not confirm the coin's settings (chain id or token decimals).",
+    "coin_in_use": "The coin's decimals cannot change while one of its withdrawals is not finished.",
 }
 
 

@@ -5,9 +5,13 @@ class WithdrawalsConfig(AppConfig):
     name = "withdrawals"
 
     def ready(self) -> None:
-        from chains.signals import sending_resumed
+        from chains.signals import coin_in_use_checks, sending_resumed
         from withdrawals import approval_handlers  # noqa: F401 - registers this app's work-order handlers
+        from withdrawals.selectors.coins import coin_unfinished_orders
         from withdrawals.tasks import requeue_approved
+
+        if coin_unfinished_orders not in coin_in_use_checks:
+            coin_in_use_checks.append(coin_unfinished_orders)
 
         def requeue_waiting(sender, network_code=None, **kwargs):
             requeue_approved.delay(network_code=network_code, older_than=0)

@@ -74,3 +74,22 @@ def reconcile_hot_wallets(network_code: str | None = None) -> list[dict]:
     from withdrawals.services.reconciliation import reconciliation_run
 
     return [check.as_dict() for check in reconciliation_run(network_code=network_code)]
+
+
+@shared_task(name="chains.withdrawal_fee_bump")
+def fee_bump(order_id: int, actor_id: int, reason: str, replaces: str = "") -> dict:
+    """A fee bump staff asked for in the admin, signed here in the worker (never in the web
+    request). Bumps only ``replaces`` (the stuck transaction when it was queued): run twice, it
+    bumps once. See withdrawals.pipeline.staff."""
+    from withdrawals.pipeline.staff import pipeline_fee_bump_run
+
+    return pipeline_fee_bump_run(order_id=order_id, actor_id=actor_id, reason=reason, replaces=replaces)
+
+
+@shared_task(name="chains.withdrawal_rebroadcast", acks_late=True)
+def rebroadcast(order_id: int, actor_id: int, reason: str) -> dict:
+    """Re-send an order's stored transactions, byte for byte (idempotent: a node that has one says
+    "already known"). See withdrawals.pipeline.staff."""
+    from withdrawals.pipeline.staff import pipeline_rebroadcast_run
+
+    return pipeline_rebroadcast_run(order_id=order_id, actor_id=actor_id, reason=reason)

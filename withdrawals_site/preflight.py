@@ -172,6 +172,35 @@ def production_or_exit(*, stream=None) -> None:
     raise SystemExit(2)
 
 
+def check_network_chain_ids(*, include_embedded: bool = False) -> list[Problem]:
+    """Each EVM Network row's ``chain_id`` against its node's ``eth_chainId``: a console pointed at
+    another chain than its rows say must not start (the pipeline also refuses to sign then).
+
+    Networks on the embedded anvil are skipped unless ``include_embedded`` (runconsole checks them
+    again once it has started anvil). Before the first migration there are no rows to check."""
+    from django.conf import settings
+    from django.db import DatabaseError
+
+    from chains.models import Network
+
+    try:
+        networks = list(Network.objects.filter(kind=Network.Kind.EVM).order_by("code"))
+    except DatabaseError:  # not migrated yet: nothing configured to compare with
+        return []
+    problems = []
+    for network in networks:
+        url = network.rpc_url or settings.CHAIN_RPC_URLS.get(network.code, "")
+        embedded_node = not network.rpc_url and settings.ETH_RPC_EMBEDDED
+        if not url or (embedded_node and not include_embedded):
+            continue
+        setting = (f"the chain id of network {network.code} in the admin, or "
+                   + ("its RPC URL" if network.rpc_url else "ETH_RPC_URL"))
+        problem = check_evm_rpc(url, setting=setting, expected_chain_id=network.chain_id)
+        if problem:
+            problems.append(Problem(f"{network.code} node", problem.setting, problem.message))
+    return problems
+
+
 def preflight_problems(*, chains: bool = True) -> list[Problem]:
     """Everything that stops the console from starting, as a list of one-line problems."""
     from django.conf import settings
@@ -198,6 +227,8 @@ def preflight_problems(*, chains: bool = True) -> list[Problem]:
                 problem = check_url_reachable(url, service=f"{code} node", setting=setting)
                 if problem:
                     problems.append(problem)
+        if not problems:  # the database answers: its networks' chain ids against their nodes
+            problems.extend(check_network_chain_ids())
     return problems
 
 

@@ -140,6 +140,8 @@ PIPELINE_REQUEUE_AFTER_SECONDS = int(os.environ.get("PIPELINE_REQUEUE_AFTER_SECO
 PIPELINE_STUCK_AFTER_SECONDS = int(os.environ.get("PIPELINE_STUCK_AFTER_SECONDS", "600"))
 # Hot wallet keys live in a file outside the database (the demo generates one under var/).
 HOT_KEYS_FILE = Path(os.environ.get("HOT_KEYS_FILE", embedded.VAR_DIR / "hot_keys.json"))
+# sensitive_variables (hot keys) is honoured in every error report, DEBUG or not (core/debug.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.debug.KeySafeExceptionReporterFilter"
 # bitcoinlib keeps its files here and must create nothing elsewhere.
 os.environ.setdefault("BCL_DATA_DIR", str(embedded.VAR_DIR / "bitcoinlib"))
 

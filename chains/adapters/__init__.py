@@ -41,7 +41,9 @@ def network_config(network) -> NetworkConfig:
 
 
 def coin_config(coin) -> CoinConfig:
-    return CoinConfig(currency=coin.currency.code, decimals=coin.currency.decimals,
+    """The adapter's view of a Coin row: amounts are scaled by the coin's chain decimals (the
+    token's own, checked against the contract), never the currency's."""
+    return CoinConfig(currency=coin.currency.code, decimals=coin.chain_decimals,
                       contract_address=coin.contract_address, fee_cap=coin.fee_cap)
 
 

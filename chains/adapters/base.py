@@ -88,9 +88,18 @@ class ChainAdapter(abc.ABC):
     """Validate, estimate, build and sign, broadcast, follow. One per network kind."""
 
     kind: str
+    native_decimals: int  # decimals of the network's own coin (ETH 18, BTC 8, TRX 6)
 
     def __init__(self, network: NetworkConfig):
         self.network = network
+
+    def token_decimals(self, contract_address: str) -> int | None:
+        """What the token contract says its decimals are; None where this adapter cannot ask."""
+        return None
+
+    def node_chain_id(self) -> int | None:
+        """The chain id the node reports now (EVM ``eth_chainId``); None where chains have none."""
+        return None
 
     @classmethod
     @abc.abstractmethod

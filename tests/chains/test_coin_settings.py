@@ -96,7 +96,8 @@ def test_the_database_refuses_a_second_coin_for_the_same_pair():
     coin = CoinFactory()
     with pytest.raises(IntegrityError, match="coin_currency_network_unique"), transaction.atomic():
         Coin.objects.bulk_create([Coin(currency=coin.currency, network=coin.network, fee_currency=coin.fee_currency,
-                                       decimals=8, min_amount=1, max_amount=2, daily_limit=2, confirmations=1)])
+                                       decimals=8, chain_decimals=18, min_amount=1, max_amount=2, daily_limit=2,
+                                       confirmations=1)])
 
 
 # --- the admin ------------------------------------------------------------------------------
@@ -108,13 +109,20 @@ def admin_client(client):
     return login_verified_staff(client, user)
 
 
-def test_the_admin_shows_validation_errors_and_saves_nothing(admin_client):
+@pytest.fixture
+def node(anvil):
+    """The ETH network's node is the session's anvil: an enabled coin's settings are checked on it."""
+    Network.objects.filter(pk=eth_network().pk).update(rpc_url=anvil.url)
+    return anvil
+
+
+def test_the_admin_shows_validation_errors_and_saves_nothing(admin_client, node):
     coin = CoinFactory()
     url = f"/admin/chains/coin/{coin.pk}/change/"
     form = {
         "currency": coin.currency_id, "network": coin.network_id, "contract_address": "", "enabled": "on",
         "decimals": 8, "min_amount": "5", "max_amount": "1", "daily_limit": "10", "customer_fee": "0",
-        "confirmations": 3, "fee_currency": coin.fee_currency_id, "fee_cap": "",
+        "confirmations": 3, "fee_currency": coin.fee_currency_id, "fee_cap": "0.01", "chain_decimals": 18,
     }
     response = admin_client.post(url, form)
     assert response.status_code == 200  # the form again, with the error
@@ -140,7 +148,7 @@ def test_the_coin_list_filters_and_searches(admin_client, django_assert_max_num_
     assert str(eth) in admin_client.get("/admin/chains/coin/").content.decode()
 
 
-def test_admin_actions_open_and_close_coins(admin_client):
+def test_admin_actions_open_and_close_coins(admin_client, node):
     coin = CoinFactory(enabled=True)
     admin_client.post("/admin/chains/coin/", {"action": "disable", "_selected_action": [coin.pk]})
     coin.refresh_from_db()

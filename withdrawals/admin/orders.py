@@ -15,7 +15,7 @@ from core.admin_tools import (
 )
 from withdrawals.admin.travel_rule import travel_rule_capture_view
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
-from withdrawals.pipeline.fee_bump import withdrawal_fee_bump
+from withdrawals.pipeline.staff import withdrawal_fee_bump_queue, withdrawal_rebroadcast_queue
 from withdrawals.services.orders import withdrawal_reject, withdrawal_resubmit
 
 
@@ -79,7 +79,8 @@ class StuckFilter(admin.SimpleListFilter):
     parameter_name = "chain"
 
     def lookups(self, request, model_admin):
-        return [("stuck", "Stuck (sent, not included) — may need a fee bump"), ("waiting", "Awaiting fee")]
+        return [("stuck", "Stuck (sent, not included) — may need a fee bump"),
+                ("nonce_gap", "Nonce gap (dropped, later ones wait) — rebroadcast"), ("waiting", "Awaiting fee")]
 
     def queryset(self, request, queryset):
         from withdrawals.pipeline.delays import stuck_after
@@ -90,6 +91,17 @@ class StuckFilter(admin.SimpleListFilter):
             return (queryset.filter(status__in=["broadcasting", "confirming"], confirmations=0,
                                     transactions__state__in=live, transactions__created_at__lte=cutoff)
                     .exclude(transactions__state__in=live, transactions__created_at__gt=cutoff).distinct())
+        if self.value() == "nonce_gap":  # asks the nodes (reads only): see withdrawals.selectors.nonce_gaps
+            from chains.adapters import TransientChainError
+            from withdrawals.selectors.nonce_gaps import nonce_gap_order_ids
+
+            try:
+                return queryset.filter(pk__in=nonce_gap_order_ids())
+            except TransientChainError as error:
+                from django.contrib import messages
+
+                messages.warning(request, f"Nonce gaps could not be read from the node: {error}")
+                return queryset.none()
         if self.value() == "waiting":
             return queryset.filter(status="awaiting_fee")
         return queryset
@@ -105,7 +117,7 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
     list_select_related = ("customer__user", "coin__currency", "coin__network")
     date_hierarchy = "created_at"
     inlines = [StatusHistoryInline, TransactionInline]
-    actions = ["reject_before_sending", "resubmit_after_topup", "bump_fee"]
+    actions = ["reject_before_sending", "resubmit_after_topup", "bump_fee", "rebroadcast"]
     fieldsets = (
         ("Request", {"fields": ("customer", "coin", "address", "destination", "amount_display",
                                 "customer_fee_display", "network_fee_estimate_display", "split_display",
@@ -261,8 +273,16 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
     bump_fee = action_with_reason(
         name="bump_fee",
         description="Bump fee (a transaction stuck unconfirmed: same nonce / RBF, higher fee)",
-        service=lambda order, actor, reason: withdrawal_fee_bump(order=order, actor=actor, reason=reason),
-        done="Fee bumped, replacement broadcast")
+        service=lambda order, actor, reason: withdrawal_fee_bump_queue(order=order, actor=actor, reason=reason),
+        done="Fee bump queued (a worker signs and sends the replacement; a refusal shows as the order's last "
+             "error)")
+
+    rebroadcast = action_with_reason(
+        name="rebroadcast",
+        description="Rebroadcast (re-send the stored transactions as they are: a dropped one holding later "
+                    "nonces back)",
+        service=lambda order, actor, reason: withdrawal_rebroadcast_queue(order=order, actor=actor, reason=reason),
+        done="Rebroadcast queued (the same signed bytes; nothing is signed)")
 
     @admin.action(description='Resubmit ("Insufficient main account fees" resolved)',
                   permissions=["resubmit"])

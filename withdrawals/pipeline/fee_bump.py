@@ -6,10 +6,11 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from chains.adapters import PermanentChainError, TransientChainError, adapter_for, coin_config
 from chains.hot_wallets import HotKeyMissing, hot_key
-from chains.services import sending_paused_reason
+from chains.services import coin_chain_problem, sending_paused_reason
 from core.errors import DomainError
 from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
 from withdrawals.pipeline.delays import stuck_after
@@ -34,6 +35,7 @@ def withdrawal_stuck_since(order: WithdrawalOrder) -> WithdrawalTransaction | No
     return newest
 
 
+@sensitive_variables("key")
 def withdrawal_fee_bump(*, order: WithdrawalOrder | int, actor, reason: str) -> WithdrawalTransaction:
     """Replace a stuck transaction with the same one paying a higher fee (EVM: same nonce; BTC:
     RBF, same inputs). Staff only (admin action "Bump fee"). Every candidate stays on the order;
@@ -69,6 +71,9 @@ def withdrawal_fee_bump(*, order: WithdrawalOrder | int, actor, reason: str) -> 
         adapter = adapter_for(network)
         fee_bump = stuck.fee_bump + 1
         try:
+            problem = coin_chain_problem(coin=order.coin, adapter=adapter)  # chain id, token decimals
+            if problem:
+                raise SigningRefused(problem)
             key = hot_key(network.code)
             signed = strategy.sign(order=order, adapter=adapter, coin=coin_config(order.coin), key=key,
                                    sender=stuck.sender, replaces=stuck, fee_bump=fee_bump)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.views.decorators.debug import sensitive_variables
+
 from chains.adapters import ChainAdapter, CoinConfig, PermanentChainError, SignedTransaction
 from chains.models import Network
 from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
@@ -34,6 +36,7 @@ def live_candidate(order_id: int) -> WithdrawalTransaction | None:
             .order_by("-id").first())
 
 
+@sensitive_variables("key")
 def sender_address(network: Network, key: bytes) -> str:
     if network.kind == Network.Kind.EVM:
         from chains.adapters.evm.adapter import address_from_private_key
@@ -57,6 +60,7 @@ class KindSending:
 
     fee_bumps = False  # whether a stuck transaction can be replaced with a higher fee
 
+    @sensitive_variables("key")
     def sign(self, *, order: WithdrawalOrder, adapter: ChainAdapter, coin: CoinConfig, key: bytes, sender: str,
              replaces: WithdrawalTransaction | None = None, fee_bump: int = 0) -> SignedTransaction:
         return adapter.build_and_sign(coin=coin, to_address=order.destination, amount=order.amount, private_key=key)
@@ -73,6 +77,7 @@ class KindSending:
 class EvmSending(KindSending):
     fee_bumps = True
 
+    @sensitive_variables("key")
     def sign(self, *, order, adapter, coin, key, sender, replaces=None, fee_bump=0):
         if replaces is None:
             nonce = nonce_allocate(network=order.coin.network, address=sender,
@@ -91,6 +96,7 @@ class EvmSending(KindSending):
 class UtxoSending(KindSending):
     fee_bumps = True
 
+    @sensitive_variables("key")
     def sign(self, *, order, adapter, coin, key, sender, replaces=None, fee_bump=0):
         from chains.adapters.bitcoin.codec import Utxo
         from withdrawals.pipeline.utxos import utxo_spendable

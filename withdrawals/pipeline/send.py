@@ -9,11 +9,12 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from chains.adapters import ChainAdapter, PermanentChainError, TransientChainError, TxStatus, adapter_for, coin_config
 from chains.hot_wallets import HotKeyMissing, hot_key
 from chains.models import SendingSwitch
-from chains.services import sending_paused_reason
+from chains.services import coin_chain_problem, sending_paused_reason
 from core.errors import DomainError
 from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
 from withdrawals.pipeline.delays import requeue_after
@@ -70,6 +71,7 @@ def pipeline_send(*, order_id: int) -> SendResult:
     return candidate_broadcast(order, candidate, raise_transient=True)
 
 
+@sensitive_variables("key")
 def _sign_and_store(order_id: int) -> SendResult | None:
     """One transaction: claim, switches, fee, nonce, sign, store. None: a candidate is stored and
     committed, go and broadcast it."""
@@ -95,6 +97,9 @@ def _sign_and_store(order_id: int) -> SendResult | None:
         order = withdrawal_reserve_fee(order=order, amount=adapter.estimate_fee(coin))
         if order.status == Status.AWAITING_FEE:
             return SendResult("awaiting_fee", order.last_error)
+        problem = coin_chain_problem(coin=order.coin, adapter=adapter)  # chain id, token decimals
+        if problem:
+            raise SigningRefused(f"Cannot sign: {problem}")
         try:
             key = hot_key(network.code)
         except HotKeyMissing as error:
@@ -138,6 +143,7 @@ def candidate_broadcast(order: WithdrawalOrder, candidate: WithdrawalTransaction
     return SendResult("sent", tx_hash)
 
 
+@sensitive_variables("key")
 def _rebuild_expired(order: WithdrawalOrder, expired: WithdrawalTransaction, adapter: ChainAdapter, *,
                      reason: str, raise_transient: bool) -> SendResult:
     """The stored transaction expired unsent (TRON): it can never land, so, and only so, a new one

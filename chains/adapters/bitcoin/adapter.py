@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+from django.views.decorators.debug import sensitive_variables
+
 from chains.adapters.base import (
     ChainAdapter,
     CoinConfig,
@@ -36,6 +38,7 @@ class UtxoAdapter(ChainAdapter):
     an RPC URL means bitcoind, none means the local simulated ``bitcoinlib_test`` chain."""
 
     kind = "utxo"
+    native_decimals = 8
 
     def __init__(self, network: NetworkConfig, *, backend=None):
         super().__init__(network)
@@ -64,6 +67,7 @@ class UtxoAdapter(ChainAdapter):
         vsize = estimate_vsize(2, [22, 22])
         return sat_to_btc(fee_for(vsize, max(self.backend.fee_rate_sat_vb(), MIN_FEE_RATE_SAT_VB)))
 
+    @sensitive_variables()  # every local, and every frame it calls (bitcoinlib)
     def build_and_sign(self, *, coin: CoinConfig, to_address: str, amount: Decimal, private_key: bytes,
                        nonce: int | None = None, fee_bump: int = 0, utxos: Iterable[Utxo] | None = None,
                        change_address: str = "", fee_rate_sat_vb: Decimal | None = None) -> SignedTransaction:

@@ -15,11 +15,13 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
 from web3 import HTTPProvider, Web3
 from web3.exceptions import (
+    BadFunctionCallOutput,
     ContractLogicError,
     ProviderConnectionError,
     TimeExhausted,
@@ -74,6 +76,7 @@ def web3_for(rpc_url: str, *, timeout: float = REQUEST_TIMEOUT) -> Web3:
                              exception_retry_configuration=retry))
 
 
+@sensitive_variables()
 def address_from_private_key(private_key: bytes | str) -> str:
     """The checksummed address of a key. The key never appears in an error message."""
     try:
@@ -146,6 +149,7 @@ class EvmAdapter(ChainAdapter):
     """ETH and ERC-20 on one EVM network. ``w3`` may be injected (tests, shared connections)."""
 
     kind = "evm"
+    native_decimals = ETH_DECIMALS
 
     def __init__(self, network: NetworkConfig, *, w3: Web3 | None = None):
         super().__init__(network)
@@ -169,6 +173,21 @@ class EvmAdapter(ChainAdapter):
             with _node_errors("read chain id"):
                 self._chain_id = self.w3.eth.chain_id
         return self._chain_id
+
+    def node_chain_id(self) -> int:
+        """``eth_chainId`` asked of the node now (not the configured one)."""
+        with _node_errors("read chain id"):
+            return int(self.w3.eth.chain_id)
+
+    def token_decimals(self, contract_address: str) -> int:
+        """The ERC-20 ``decimals()`` of the contract. A contract that does not answer it (no code
+        there, not an ERC-20) is PermanentChainError: it is not the token the coin says."""
+        token = token_contract(self.w3, self.normalize_address(contract_address))
+        try:
+            with _node_errors("read token decimals"):
+                return int(token.functions.decimals().call())
+        except (ContractLogicError, BadFunctionCallOutput, ValueError, ArithmeticError) as exc:
+            raise PermanentChainError(f"{contract_address} does not answer decimals(): {exc}") from exc
 
     def block_number(self) -> int:
         with _node_errors("read block number"):
@@ -255,6 +274,7 @@ class EvmAdapter(ChainAdapter):
             raise PermanentChainError(f"the transfer would revert: {exc}") from exc
         return estimate * 5 // 4  # headroom: state may change between estimate and inclusion
 
+    @sensitive_variables()  # every local, and every frame it calls (eth-account)
     def build_and_sign(self, *, coin: CoinConfig, to_address: str, amount: Decimal, private_key: bytes,
                        nonce: int | None = None, fee_bump: int = 0, gas_limit: int | None = None,
                        replaces: SignedTransaction | None = None) -> SignedTransaction:
@@ -290,6 +310,12 @@ class EvmAdapter(ChainAdapter):
     def pending_nonce(self, address: str) -> int:
         with _node_errors("read nonce"):
             return self.w3.eth.get_transaction_count(address, "pending")
+
+    def confirmed_nonce(self, address: str) -> int:
+        """The next nonce after the sender's mined transactions (``eth_getTransactionCount(addr,
+        "latest")``); below ``pending_nonce`` while transactions wait in the mempool."""
+        with _node_errors("read nonce"):
+            return self.w3.eth.get_transaction_count(address, "latest")
 
     # --- broadcasting ----------------------------------------------------------------------
 

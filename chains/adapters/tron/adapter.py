@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
+from django.views.decorators.debug import sensitive_variables
+
 from chains.adapters.base import (
     ChainAdapter,
     CoinConfig,
@@ -43,6 +45,7 @@ class TronAdapter(ChainAdapter):
     the network has no RPC URL."""
 
     kind = "tron"
+    native_decimals = TRX_DECIMALS
 
     def __init__(self, network: NetworkConfig, *, backend=None, expiration_ms: int = DEFAULT_EXPIRATION_MS,
                  clock: Callable[[], float] = time.time):
@@ -81,6 +84,7 @@ class TronAdapter(ChainAdapter):
             return min(fee, sun_to_trx(self.fee_limit_sun(coin)) + BANDWIDTH_FEE_TRX)
         return min(fee, coin.fee_cap) if coin.fee_cap else fee
 
+    @sensitive_variables()  # every local, and every frame it calls (the TRON codec)
     def build_and_sign(self, *, coin: CoinConfig, to_address: str, amount: Decimal, private_key: bytes,
                        nonce: int | None = None, fee_bump: int = 0) -> SignedTransaction:
         """TRON has no nonce and no fee market: ``nonce`` and ``fee_bump`` are ignored."""

@@ -96,7 +96,8 @@ def test_evm_same_nonce_replacement_lands_once_and_books_its_own_fee(scene, demo
 
 
 @pytest.mark.django_db
-def test_btc_rbf_bump_from_the_admin_respends_the_same_inputs(btc_chain, admin_client, settings):
+def test_btc_rbf_bump_from_the_admin_respends_the_same_inputs(btc_chain, admin_client, settings,
+                                                              django_capture_on_commit_callbacks, monkeypatch):
     settings.PIPELINE_STUCK_AFTER_SECONDS = 0
     scene = make_btc_scene()
     hot, recipient = btc_addresses()
@@ -108,9 +109,15 @@ def test_btc_rbf_bump_from_the_admin_respends_the_same_inputs(btc_chain, admin_c
     assert pipeline_send(order_id=order.pk).outcome == "sent"
     (first,) = WithdrawalTransaction.objects.filter(order=order)
 
-    response = admin_client.post(reverse("admin:withdrawals_withdrawalorder_changelist"), {
-        "action": "bump_fee", "_selected_action": [order.pk], "apply": "1", "reason": "stuck in the mempool"})
+    from withdrawals.tasks import fee_bump
+
+    with django_capture_on_commit_callbacks() as queued:  # the admin queues the bump for a worker
+        response = admin_client.post(reverse("admin:withdrawals_withdrawalorder_changelist"), {
+            "action": "bump_fee", "_selected_action": [order.pk], "apply": "1", "reason": "stuck in the mempool"})
     assert response.status_code == 302
+    monkeypatch.setattr(fee_bump, "delay", lambda *args: fee_bump.apply(args=args))  # run as the worker would
+    for callback in queued:
+        callback()
     bumped = WithdrawalTransaction.objects.filter(order=order).exclude(pk=first.pk).get()
     assert bumped.state == "sent" and bumped.fee_bump == 1
     assert bumped.meta["inputs"] == first.meta["inputs"]

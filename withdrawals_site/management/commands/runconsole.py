@@ -148,6 +148,9 @@ class Command(BaseCommand):
                 self.say("DATABASE_URL is set: no demo data (--demo loads it into a database meant for the demo)")
             self.say(f"collecting static files into {settings.STATIC_ROOT}")
             call_command("collectstatic", interactive=False, verbosity=0)
+            wrong_chain = preflight.check_network_chain_ids(include_embedded=True)
+            if wrong_chain:
+                raise CommandError("; ".join(str(p) for p in wrong_chain))
             self._start_processes(bind=bind, workers=workers)
             port = probe_port
             self._wait_for_web(port)

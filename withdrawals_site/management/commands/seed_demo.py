@@ -122,17 +122,17 @@ class Command(BaseCommand):
         specs = {
             "ETH/ETH": dict(currency=cur["ETH"], network=net["ETH"], decimals=8, min_amount=Decimal("0.001"),
                             max_amount=Decimal("50"), daily_limit=Decimal("100"), customer_fee=Decimal("0.0005"),
-                            fee_currency=cur["ETH"], confirmations=3),
+                            fee_currency=cur["ETH"], confirmations=3, chain_decimals=18, fee_cap=Decimal("0.01")),
             "USDT/ETH": dict(currency=cur["USDT"], network=net["ETH"], decimals=6, min_amount=Decimal("10"),
                              max_amount=Decimal("100000"), daily_limit=Decimal("200000"), customer_fee=Decimal("1"),
-                             fee_currency=cur["ETH"], confirmations=3),
+                             fee_currency=cur["ETH"], confirmations=3, chain_decimals=6, fee_cap=Decimal("0.02")),
             "BTC/BTC": dict(currency=cur["BTC"], network=net["BTC"], decimals=8, min_amount=Decimal("0.0001"),
                             max_amount=Decimal("5"), daily_limit=Decimal("10"), customer_fee=Decimal("0.00002"),
-                            fee_currency=cur["BTC"], confirmations=2),
+                            fee_currency=cur["BTC"], confirmations=2, chain_decimals=8, fee_cap=Decimal("0.0005")),
             "USDT/TRON": dict(currency=cur["USDT"], network=net["TRON"], decimals=6, min_amount=Decimal("10"),
                               max_amount=Decimal("100000"), daily_limit=Decimal("200000"),
                               customer_fee=Decimal("1"), fee_currency=cur["TRX"], confirmations=1,
-                              contract_address=TRON_USDT_CONTRACT),
+                              contract_address=TRON_USDT_CONTRACT, chain_decimals=6, fee_cap=Decimal("50")),
         }
         coins = {}
         for name, spec in specs.items():
@@ -140,6 +140,9 @@ class Command(BaseCommand):
                                                        defaults={**spec, "enabled": True})
             if created:
                 coin.full_clean()
+            elif coin.fee_cap is None:  # seeded before fee caps were required (chains.0010 disabled it)
+                Coin.objects.filter(pk=coin.pk).update(fee_cap=spec["fee_cap"], enabled=True)
+                coin.refresh_from_db()
             coins[name] = coin
         return coins
 
