@@ -32,6 +32,7 @@ class WorkOrderType(models.TextChoices):
     ADDRESS_VERIFY = "atm.va.address_verify", "Address review (atm.va.address_verify)"
     MAIN_ACCOUNT_TOPUP = "atm.va.main_account_topup", "Main account top-up (atm.va.main_account_topup)"
     SUB_TO_MAIN_TRANSFER = "atm.va.sub_to_main_transfer", "Sub-account to main account (atm.va.sub_to_main_transfer)"
+    WITHDRAW_RESOLVE = "atm.va.withdraw_resolve", "Withdrawal resolution (atm.va.withdraw_resolve)"
 
 
 class Condition(models.TextChoices):
