@@ -129,7 +129,6 @@ def sending_mismatch(order: WithdrawalOrder) -> str:
     approved")."""
     from approvals.models import WorkOrder, WorkOrderType
     from approvals.screening import ALERT, REJECT, screen
-    from approvals.selectors import work_order_for_subject
     from withdrawals.models import CustomerAddress
 
     coin = order.coin
@@ -138,7 +137,12 @@ def sending_mismatch(order: WithdrawalOrder) -> str:
         return f"the destination address is {address[0] if address else 'gone'}, no longer verified"
     if address[1] != order.destination:
         return "the destination address no longer matches the order's"
-    work_order = work_order_for_subject(order, type=WorkOrderType.COIN_WITHDRAW_APPLY)
+    # By the content type's natural key, not ContentType's per-process id cache (a long-lived
+    # worker may hold ids of a database that was since re-created).
+    work_order = (WorkOrder.objects.filter(content_type__app_label=order._meta.app_label,
+                                           content_type__model=order._meta.model_name, object_id=order.pk,
+                                           type=WorkOrderType.COIN_WITHDRAW_APPLY)
+                  .order_by("-created_at", "-id").first())
     if work_order is None or work_order.status != WorkOrder.Status.APPROVED:
         return "no approved work order"
     approved = work_order.context or {}
