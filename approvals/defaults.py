@@ -46,6 +46,11 @@ DEFAULT_FLOWS: dict[str, list[tuple]] = {
     WorkOrderType.RECONCILIATION_ACK: [
         ("Treasury acknowledgement", TREASURY, 2, Condition.ALWAYS, None, ""),
     ],
+    # An order in review_required: two distinct Treasury members besides the maker decide whether it
+    # failed (hold released) or completed; the service checks the decision against the chain.
+    WorkOrderType.WITHDRAW_RESOLVE: [
+        ("Two-person resolution", TREASURY, 2, Condition.ALWAYS, None, ""),
+    ],
 }
 
 # Model permissions each default group gets (so its members can use the admin pages).

@@ -34,6 +34,7 @@ class WorkOrderType(models.TextChoices):
     SUB_TO_MAIN_TRANSFER = "atm.va.sub_to_main_transfer", "Sub-account to main account (atm.va.sub_to_main_transfer)"
     HOT_WALLET_OPENING = "atm.va.hot_wallet_opening", "Hot-wallet opening balance (atm.va.hot_wallet_opening)"
     RECONCILIATION_ACK = "atm.va.reconciliation_ack", "Reconciliation alert acknowledgement (atm.va.reconciliation_ack)"
+    WITHDRAW_RESOLVE = "atm.va.withdraw_resolve", "Withdrawal resolution (atm.va.withdraw_resolve)"
 
 
 class Condition(models.TextChoices):

@@ -23,20 +23,37 @@ def parse_amount(value, *, field: str = "amount", max_decimals: int | None = Non
         raise DomainError("amount_not_positive", field=field)
     if not _PLAIN_DECIMAL.fullmatch(value):
         raise DomainError("invalid_amount", "The amount must be a decimal string such as \"0.015\".", field=field)
+    # Places are counted on the string as typed: Decimal arithmetic (normalize() included) rounds
+    # to the context's 28 digits, so "0.24999999999999999999999999999" would count as 0.25.
+    if max_decimals is not None and typed_decimal_places(value) > max_decimals:
+        raise DomainError("amount_precision", f"At most {max_decimals} decimals.", field=field)
     try:
-        amount = Decimal(value)
+        amount = Decimal(value)  # exact: construction from a string never rounds
     except InvalidOperation:  # pragma: no cover - the pattern already excludes it
         raise DomainError("invalid_amount", field=field)
     if amount <= 0:
         raise DomainError("amount_not_positive", field=field)
-    if max_decimals is not None and decimal_places(amount) > max_decimals:
-        raise DomainError("amount_precision", f"At most {max_decimals} decimals.", field=field)
     return amount
 
 
+def typed_decimal_places(text: str) -> int:
+    """Decimal places of a plain decimal string, trailing zeros not counted ("1.50" has 1)."""
+    _, _, fraction = text.partition(".")
+    return len(fraction.rstrip("0"))
+
+
 def decimal_places(value: Decimal) -> int:
-    exponent = value.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
+    """Places of a Decimal, exactly (no context rounding: ``normalize()`` would round to 28 digits)."""
+    _sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        return 0
+    digits = list(digits)
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits.pop()
+        exponent += 1
+    if exponent < 0 and digits == [0]:
+        return 0
+    return max(0, -exponent)
 
 
 def format_amount(value: Decimal | None) -> str | None:

@@ -34,6 +34,7 @@ ERROR_STATUS: dict[str, int] = {
     "approval_blocked": 409,
     # ledger
     "insufficient_main_account_fees": 409,
+    "resolution_refused": 409,
     "ledger_reference_conflict": 409,
     # chains
     "fee_cap_required": 409,
@@ -86,6 +87,7 @@ ERROR_CODES: dict[str, str] = {
     "travel_rule_required": "Originator and beneficiary data are required before approval.",
     "approval_blocked": "A gate blocks the final approval.",
     "insufficient_main_account_fees": "Insufficient main account fees",
+    "resolution_refused": "The chain does not bear out this resolution of the withdrawal.",
     "ledger_reference_conflict": "The posting reference was already used with other amounts.",
     "unknown_currency": "No such currency.",
     "fee_cap_required": "A coin cannot be enabled without a network fee cap.",

@@ -6,6 +6,8 @@
 * ``atm.va.hot_wallet_opening``: a HotWalletOpening; approval makes it the wallet's active one.
 * ``atm.va.reconciliation_ack``: a ReconciliationAlert; approval (two Treasury members) acknowledges
   it and lifts the reconciliation's pause of its network.
+* ``atm.va.withdraw_resolve``: a WithdrawalOrder in review_required; approval applies the proposed
+  outcome once the chain agrees.
 """
 
 from __future__ import annotations
@@ -130,9 +132,38 @@ class ReconciliationAckHandler(WorkOrderHandler):
 
     def describe(self, alert) -> str:
         return f"Reconciliation alert RA{alert.pk}: {alert.reason}"
+class WithdrawResolveHandler(WorkOrderHandler):
+    """``atm.va.withdraw_resolve``: a WithdrawalOrder in review_required; the context carries the
+    proposed ``outcome`` and the maker's ``reason``. Approval applies it once the chain agrees
+    (``withdrawal_resolve`` refuses otherwise, and the approval with it); rejection leaves the
+    order in review."""
+
+    def context(self, order) -> dict:
+        coin = order.coin
+        return {"amount": f"{order.amount.normalize():f}", "currency": coin.currency.code,
+                "network": coin.network.code, "destination": order.destination, "order_status": order.status}
+
+    def on_approved(self, work_order, actor) -> None:
+        from withdrawals.pipeline.review import withdrawal_resolve
+
+        ctx = work_order.context
+        withdrawal_resolve(order=work_order.object_id, outcome=ctx.get("outcome"), actor=actor,
+                           reason=f"Resolved through WO{work_order.pk}: {ctx.get('outcome')} ({ctx.get('reason')})")
+
+    def on_rejected(self, work_order, actor, reason: str) -> None:
+        from withdrawals.services.moves import withdrawal_note
+
+        order = WithdrawalOrder.objects.get(pk=work_order.object_id)
+        withdrawal_note(order, actor=actor, reason=f"Resolution WO{work_order.pk} rejected: {reason}")
+
+    def describe(self, order) -> str:
+        coin = order.coin
+        return (f"Resolve W{order.pk} (review required): {order.amount.normalize():f} {coin.currency.code} on "
+                f"{coin.network.code} to {order.destination}")
 
 
 register(WorkOrderType.COIN_WITHDRAW_APPLY, WithdrawalHandler())
+register(WorkOrderType.WITHDRAW_RESOLVE, WithdrawResolveHandler())
 register(WorkOrderType.ADDRESS_VERIFY, AddressReviewHandler())
 register(WorkOrderType.HOT_WALLET_OPENING, HotWalletOpeningHandler())
 register(WorkOrderType.RECONCILIATION_ACK, ReconciliationAckHandler())

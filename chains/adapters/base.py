@@ -82,6 +82,16 @@ class TxStatus:
     block_number: int | None = None
     block_hash: str | None = None
     fee_paid: Decimal | None = None  # in the network's native currency, once included
+    # Token transfers the included transaction's receipt logged, as (token, from, to, units) with
+    # addresses lower-case; None when the adapter cannot tell (no logs on this chain or backend).
+    token_transfers: tuple[tuple[str, str, str, int], ...] | None = None
+
+    def moved(self, *, token: str, sender: str, to: str, units: int) -> bool | None:
+        """Whether the receipt shows exactly ``units`` of ``token`` going ``sender`` → ``to``
+        (None: unknown)."""
+        if self.token_transfers is None:
+            return None
+        return (token.lower(), sender.lower(), to.lower(), units) in self.token_transfers
 
 
 class ChainAdapter(abc.ABC):

@@ -97,6 +97,8 @@ def test_keys_are_per_customer(wallet):
     ({"amount": "0"}, "amount_not_positive", "amount"),
     ({"amount": "-1"}, "amount_not_positive", "amount"),
     ({"amount": "0.123456789"}, "amount_precision", "amount"),
+    # 29 places on an 8-decimal coin: refused as typed, never rounded to 0.25 by the decimal context.
+    ({"amount": "0.24999999999999999999999999999"}, "amount_precision", "amount"),
     ({"amount": "0.0001"}, "amount_below_minimum", "amount"),
     ({"amount": "101"}, "amount_above_maximum", "amount"),
     ({"currency": "DOGE"}, "unknown_coin", "currency"),

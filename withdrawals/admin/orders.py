@@ -1,12 +1,15 @@
 """Admin for withdrawal orders: read-only records; every move goes through a service."""
 
+from django import forms
 from django.contrib import admin
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.admin_tools import (
     ReadOnlyInline,
+    ReasonForm,
     action_with_reason,
     amount_text,
     key_value_table,
@@ -17,6 +20,15 @@ from withdrawals.admin.travel_rule import travel_rule_capture_view
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
 from withdrawals.pipeline.staff import withdrawal_fee_bump_queue, withdrawal_rebroadcast_queue
 from withdrawals.services.orders import withdrawal_reject, withdrawal_resubmit
+from withdrawals.services.review import withdrawal_resolution_open
+
+
+class ResolutionForm(ReasonForm):
+    outcome = forms.ChoiceField(
+        choices=[("failed", "Failed: release the hold (refused while any of its transactions is on the node)"),
+                 ("completed", "Completed: credited (refused unless one of its transactions is confirmed at depth)")],
+        widget=forms.RadioSelect, help_text="Two Treasury members other than you approve it; the chain is "
+                                            "checked again before it is applied.")
 
 
 class _OrderPartInline(ReadOnlyInline):
@@ -80,7 +92,8 @@ class StuckFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [("stuck", "Stuck (sent, not included) — may need a fee bump"),
-                ("nonce_gap", "Nonce gap (dropped, later ones wait) — rebroadcast"), ("waiting", "Awaiting fee")]
+                ("nonce_gap", "Nonce gap (dropped, later ones wait) — rebroadcast"), ("waiting", "Awaiting fee"),
+                ("review", "Review required — the chain has not decided")]
 
     def queryset(self, request, queryset):
         from withdrawals.pipeline.delays import stuck_after
@@ -104,6 +117,8 @@ class StuckFilter(admin.SimpleListFilter):
                 return queryset.none()
         if self.value() == "waiting":
             return queryset.filter(status="awaiting_fee")
+        if self.value() == "review":
+            return queryset.filter(status="review_required")
         return queryset
 
 
@@ -117,7 +132,7 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
     list_select_related = ("customer__user", "coin__currency", "coin__network")
     date_hierarchy = "created_at"
     inlines = [StatusHistoryInline, TransactionInline]
-    actions = ["reject_before_sending", "resubmit_after_topup", "bump_fee", "rebroadcast"]
+    actions = ["reject_before_sending", "resubmit_after_topup", "bump_fee", "rebroadcast", "open_resolution"]
     fieldsets = (
         ("Request", {"fields": ("customer", "coin", "address", "destination", "amount_display",
                                 "customer_fee_display", "network_fee_estimate_display", "split_display",
@@ -248,7 +263,7 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
         colour = {"completed": "#2e7d32", "failed": "#c62828", "rejected": "#c62828", "cancelled": "#757575",
-                  "awaiting_fee": "#ef6c00"}.get(obj.status, "#1565c0")
+                  "awaiting_fee": "#ef6c00", "review_required": "#6a1b9a"}.get(obj.status, "#1565c0")
         waiting = ""
         if obj.status in ("approved", "awaiting_fee", "broadcasting") and obj.coin.network.sending_paused:
             waiting = f"waits: sending paused on {obj.coin.network.code}"  # the kill switch holds it
@@ -283,6 +298,24 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
                     "nonces back)",
         service=lambda order, actor, reason: withdrawal_rebroadcast_queue(order=order, actor=actor, reason=reason),
         done="Rebroadcast queued (the same signed bytes; nothing is signed)")
+
+    @admin.action(description="Open resolution (review required: proposed outcome and reason, two approvals)")
+    def open_resolution(self, request, queryset):
+        if "apply" in request.POST:
+            form = ResolutionForm(request.POST)
+            if form.is_valid():
+                outcome, reason = form.cleaned_data["outcome"], form.cleaned_data["reason"]
+                run_service_per_object(
+                    self, request, queryset,
+                    lambda order: withdrawal_resolution_open(order=order, outcome=outcome, actor=request.user,
+                                                             reason=reason), "Resolution work order opened")
+                return None
+        else:
+            form = ResolutionForm()
+        return TemplateResponse(request, "admin/action_reason.html", {
+            **self.admin_site.each_context(request), "title": "Open resolution", "objects": queryset,
+            "form": form, "action": "open_resolution", "opts": self.model._meta,
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)})
 
     @admin.action(description='Resubmit ("Insufficient main account fees" resolved)',
                   permissions=["resubmit"])

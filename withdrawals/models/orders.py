@@ -27,6 +27,7 @@ class WithdrawalOrder(Audited, ConcurrentTransitionMixin, models.Model):
         REJECTED = "rejected", "Rejected"
         CANCELLED = "cancelled", "Cancelled"
         FAILED = "failed", "Failed"
+        REVIEW_REQUIRED = "review_required", "Review required (the chain has not decided)"
 
     TERMINAL = (Status.COMPLETED, Status.REJECTED, Status.CANCELLED, Status.FAILED)
     # Orders whose hold still counts against the daily limit.
@@ -109,13 +110,22 @@ class WithdrawalOrder(Audited, ConcurrentTransitionMixin, models.Model):
     def accepted_by_node(self):
         pass
 
-    @transition(field=status, source=S.CONFIRMING, target=S.COMPLETED)
+    @transition(field=status, source=[S.CONFIRMING, S.REVIEW_REQUIRED], target=S.COMPLETED)
     def complete(self):
         pass
 
-    @transition(field=status, source=[S.BROADCASTING, S.CONFIRMING], target=S.FAILED)
+    @transition(field=status, source=[S.BROADCASTING, S.CONFIRMING, S.REVIEW_REQUIRED], target=S.FAILED)
     def fail(self):
         pass
+
+    @transition(field=status, source=[S.APPROVED, S.BROADCASTING, S.CONFIRMING], target=S.REVIEW_REQUIRED)
+    def to_review(self):
+        """A transaction may be out but the chain has not decided (or what is to be signed no
+        longer matches what was approved): no automatic path releases the principal."""
+
+    @transition(field=status, source=S.REVIEW_REQUIRED, target=S.CONFIRMING)
+    def review_found(self):
+        """One of the order's own transactions is in the mempool or a block again."""
 
     del S
 
@@ -154,6 +164,11 @@ class WithdrawalTransaction(Audited, FSMModelMixin, models.Model):
     meta = models.JSONField(default=dict, blank=True)
     state = FSMField(max_length=12, choices=State.choices, default=State.SIGNED, protected=True)
     send_attempts = models.PositiveIntegerField(default=0)
+    # Once either is set the transaction may be mined from some node's mempool: a refusal or a
+    # disappearance no longer fails the order by itself (SPEC: "no automatic path releases the principal").
+    ever_accepted = models.BooleanField(default=False, help_text="A node accepted it at least once.")
+    broadcast_uncertain = models.BooleanField(
+        default=False, help_text="A broadcast attempt ended without a clear answer (timeout, node error).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -166,6 +181,11 @@ class WithdrawalTransaction(Audited, FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return self.tx_hash
+
+    @property
+    def may_be_out(self) -> bool:
+        """Whether a node may hold (and some miner include) this transaction."""
+        return self.ever_accepted or self.broadcast_uncertain
 
     def transition_audit_row(self, *, from_state, to_state, actor, reason, transition):
         return WithdrawalTransactionStateChange(transaction=self, from_status=from_state, to_status=to_state,

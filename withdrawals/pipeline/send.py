@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F
@@ -29,6 +30,7 @@ from withdrawals.services.sending import (
     withdrawal_raise_fee_reserve,
     withdrawal_reserve_fee,
     withdrawal_store_signed,
+    withdrawal_to_review,
 )
 
 logger = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ Status = WithdrawalOrder.Status
 
 @dataclass
 class SendResult:
-    outcome: str  # busy | done | paused | awaiting_fee | refused | sent | failed
+    outcome: str  # busy | done | paused | awaiting_fee | refused | sent | failed | review
     detail: str = ""
 
 
@@ -92,6 +94,12 @@ def _sign_and_store(order_id: int) -> SendResult | None:
             logger.error("order %s is %s without a live transaction; left for staff", order.pk, order.status)
             return SendResult("done", "no live transaction")
 
+        problem = sending_mismatch(order)
+        if problem:  # what would be signed is not what was approved: nothing is signed
+            withdrawal_to_review(order=order, reason=f"Not signed: {problem}")
+            logger.warning("order %s not signed: %s", order.pk, problem)
+            return SendResult("review", problem)
+
         adapter = adapter_for(network)
         coin = coin_config(order.coin)
         order = withdrawal_reserve_fee(order=order, amount=adapter.estimate_fee(coin))
@@ -119,24 +127,74 @@ def _sign_and_store(order_id: int) -> SendResult | None:
     return None
 
 
+def sending_mismatch(order: WithdrawalOrder) -> str:
+    """Why ``order`` must not be signed now ("" when it may): the destination is still a verified,
+    unrevoked address of the customer, screening still clean, and amount, destination, network and
+    currency equal what the approved work order's context says (SPEC: "What is sent is what was
+    approved")."""
+    from approvals.models import WorkOrder, WorkOrderType
+    from approvals.screening import ALERT, REJECT, screen
+    from withdrawals.models import CustomerAddress
+
+    coin = order.coin
+    address = CustomerAddress.objects.filter(pk=order.address_id).values_list("status", "address").first()
+    if address is None or address[0] != CustomerAddress.Status.VERIFIED:
+        return f"the destination address is {address[0] if address else 'gone'}, no longer verified"
+    if address[1] != order.destination:
+        return "the destination address no longer matches the order's"
+    # By the content type's natural key, not ContentType's per-process id cache (a long-lived
+    # worker may hold ids of a database that was since re-created).
+    work_order = (WorkOrder.objects.filter(content_type__app_label=order._meta.app_label,
+                                           content_type__model=order._meta.model_name, object_id=order.pk,
+                                           type=WorkOrderType.COIN_WITHDRAW_APPLY)
+                  .order_by("-created_at", "-id").first())
+    if work_order is None or work_order.status != WorkOrder.Status.APPROVED:
+        return "no approved work order"
+    approved = work_order.context or {}
+    expected = {"amount": order.amount, "destination": order.destination, "network": coin.network.code,
+                "currency": coin.currency.code}
+    for key, value in expected.items():
+        seen = approved.get(key)
+        try:
+            same = Decimal(seen) == value if key == "amount" else seen == value
+        except (TypeError, ArithmeticError):
+            same = False
+        if not same:
+            return f"the order's {key} ({value}) is not the approved one ({seen}) of WO{work_order.pk}"
+    result = screen(coin.network.code, order.destination)
+    if result.outcome == REJECT or (result.outcome == ALERT and approved.get("screening") != ALERT):
+        return f"screening now says {result.outcome}: {result.reason}"
+    return ""
+
+
 def candidate_broadcast(order: WithdrawalOrder, candidate: WithdrawalTransaction, *, raise_transient: bool,
                may_rebuild: bool = True) -> SendResult:
     """Send the stored transaction; accepted → confirming; refused for good → that candidate
     fails, and the order with it unless another candidate is still live."""
-    WithdrawalTransaction.objects.filter(pk=candidate.pk).update(send_attempts=F("send_attempts") + 1)
+    rows = WithdrawalTransaction.objects.filter(pk=candidate.pk)
+    # Until the node answers, the outcome is unknown (a worker killed mid-call leaves it so): the
+    # flag goes back only on a clear refusal of a candidate that was not uncertain before.
+    uncertain_before = rows.values_list("broadcast_uncertain", flat=True).get()
+    rows.update(send_attempts=F("send_attempts") + 1, broadcast_uncertain=True)
     network = order.coin.network
     adapter = adapter_for(network)
     try:
         tx_hash = adapter.broadcast(signed_transaction(candidate))
     except TransientChainError as error:
+        rows.update(broadcast_uncertain=True)  # a timeout may have delivered it: it may be out
         withdrawal_note_error(order=order.pk, error=f"Broadcast of {candidate.tx_hash} will be retried: {error}")
         if raise_transient:
             raise
         return SendResult("retry", str(error))
     except PermanentChainError as error:
+        if not uncertain_before:
+            rows.update(broadcast_uncertain=False)  # a clear answer: this attempt did not get it out
         if may_rebuild and kind_sending(network).may_resign(error):
             return _rebuild_expired(order, candidate, adapter, reason=str(error), raise_transient=raise_transient)
-        withdrawal_candidate_refused(order=order.pk, tx_hash=candidate.tx_hash, reason=f"Rejected by the node: {error}")
+        order = withdrawal_candidate_refused(order=order.pk, tx_hash=candidate.tx_hash,
+                                             reason=f"Rejected by the node: {error}")
+        if order.status == Status.REVIEW_REQUIRED:
+            return SendResult("review", str(error))
         return SendResult("failed", str(error))
     fault_point("after_send")
     withdrawal_mark_sent(order=order.pk, tx_hash=tx_hash)

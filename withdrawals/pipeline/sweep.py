@@ -21,13 +21,16 @@ from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
 from withdrawals.pipeline.delays import rebroadcast_after
 from withdrawals.pipeline.faults import fault_point
 from withdrawals.pipeline.kinds import LIVE_TX_STATES, TxState
+from withdrawals.pipeline.review import review_sweep_order, transfer_ok
 from withdrawals.pipeline.send import candidate_broadcast
 from withdrawals.services.sending import (
+    withdrawal_candidates_seen,
     withdrawal_fail,
     withdrawal_mark_sent,
     withdrawal_rebroadcast,
     withdrawal_record_confirmations,
     withdrawal_record_status,
+    withdrawal_to_review,
 )
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ class SweepReport:
     rebroadcast: int = 0
     resent: int = 0
     marked_sent: int = 0
+    review: int = 0
     skipped_networks: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -73,10 +77,12 @@ def _sweep_lock(network: Network) -> Iterator[bool]:
 
 def pipeline_sweep(*, network_code: str | None = None, batch_size: int = 500,
                    stale_after: timedelta | None = None) -> SweepReport:
-    """Follow every confirming order, and every broadcasting one untouched for ``stale_after``."""
+    """Follow every confirming and review_required order, and every broadcasting one untouched for
+    ``stale_after``."""
     report = SweepReport()
     stale_cutoff = timezone.now() - (rebroadcast_after() if stale_after is None else stale_after)
-    todo = Q(status=Status.CONFIRMING) | Q(status=Status.BROADCASTING, updated_at__lte=stale_cutoff)
+    todo = (Q(status__in=[Status.CONFIRMING, Status.REVIEW_REQUIRED])
+            | Q(status=Status.BROADCASTING, updated_at__lte=stale_cutoff))
     networks = Network.objects.filter(pk__in=WithdrawalOrder.objects.filter(todo).values("coin__network"))
     if network_code:
         networks = networks.filter(code=network_code)
@@ -116,6 +122,10 @@ def _sweep_batch(adapter, orders: list[WithdrawalOrder], *, paused: str, report:
         candidates.setdefault(tx.order_id, []).append(tx)
     hashes = {o.tx_hash for o in orders if o.tx_hash} | {tx.tx_hash for txs in candidates.values() for tx in txs}
     statuses = adapter.tx_statuses(sorted(hashes))  # one height read, receipts in batches
+    # A candidate the node holds (mempool or block) may be out from now on, whatever happens next.
+    withdrawal_candidates_seen(tx_hashes=[tx.tx_hash for txs in candidates.values() for tx in txs
+                                          if not tx.ever_accepted and tx.tx_hash in statuses
+                                          and statuses[tx.tx_hash].state != TxStatus.NOT_FOUND])
     progress: dict[int, TxStatus] = {}
     wrote = False
     for order in orders:
@@ -123,12 +133,16 @@ def _sweep_batch(adapter, orders: list[WithdrawalOrder], *, paused: str, report:
         order_hashes = dict.fromkeys([tx.tx_hash for tx in own] + ([order.tx_hash] if order.tx_hash else []))
         status = _best(statuses[h] for h in order_hashes if h in statuses)
         try:
-            changed = _sweep_order(order, status, own, paused=paused, progress=progress, report=report)
+            if order.status == Status.REVIEW_REQUIRED:
+                changed = _sweep_review(adapter, order, own, statuses, report)
+            else:
+                changed = _sweep_order(order, status, own, paused=paused, progress=progress, report=report)
         except (DomainError, PermanentChainError) as error:
             report.errors.append(f"W{order.pk}: {error}")
             logger.exception("sweep: order %s", order.pk)
             continue
-        if (not changed and status is not None and status.state == TxStatus.PENDING and len(own) > 1
+        if (not changed and order.status != Status.REVIEW_REQUIRED and status is not None
+                and status.state == TxStatus.PENDING and len(own) > 1
                 and own[-1].state == TxState.SIGNED and own[-1].tx_hash in statuses
                 and statuses[own[-1].tx_hash].state == TxStatus.NOT_FOUND):
             # A fee bump stored but not accepted (its broadcast hit a node problem) while the
@@ -159,6 +173,12 @@ def _sweep_order(order: WithdrawalOrder, status: TxStatus | None, candidates: li
     if status is None:
         return False
     on_chain = status.state in (TxStatus.INCLUDED, TxStatus.REVERTED)
+    if status.state == TxStatus.INCLUDED and transfer_ok(order, candidates, status) is False:
+        # Succeeded on chain, yet the token did not move as approved: never completed by itself.
+        withdrawal_to_review(order=order.pk, reason=f"{status.tx_hash} succeeded in block {status.block_number} "
+                                                    f"without the token's Transfer of the amount to the destination")
+        report.review += 1
+        return True
     if on_chain:
         if (order.status == Status.CONFIRMING and order.confirmations and order.block_hash
                 and status.block_hash and status.block_hash.lower() != order.block_hash.lower()):
@@ -197,6 +217,17 @@ def _sweep_order(order: WithdrawalOrder, status: TxStatus | None, candidates: li
         return _rebroadcast(order, candidates, f"{status.tx_hash} is no longer known to the node",
                             paused=paused, report=report)
     return _resend(order, candidates, paused=paused, report=report)  # a stale broadcasting order
+
+
+def _sweep_review(adapter, order: WithdrawalOrder, candidates, statuses, report: SweepReport) -> bool:
+    done = review_sweep_order(adapter, order, candidates, statuses)
+    if done == "completed":
+        report.completed += 1
+    elif done == "failed":
+        report.failed += 1
+    elif done == "found":
+        report.marked_sent += 1
+    return bool(done)
 
 
 def _rebroadcast(order: WithdrawalOrder, candidates, reason: str, *, paused: str, report: SweepReport) -> bool:

@@ -88,19 +88,30 @@ def withdrawal_mark_sent(*, order: WithdrawalOrder | int, tx_hash: str) -> Withd
     with transaction.atomic():
         order = withdrawal_locked(order)
         _candidates_move(order, "accept", reason="Accepted by the node", states=(TxState.SIGNED,), tx_hash=tx_hash)
+        WithdrawalTransaction.objects.filter(order=order, tx_hash=tx_hash, ever_accepted=False).update(
+            ever_accepted=True)
         if order.status == Status.BROADCASTING:
             order.last_error = ""
             transition_apply(order, "accepted_by_node", actor=None, reason=f"Accepted by the node: {tx_hash}",
                   fields=("last_error",))
+        elif order.status == Status.REVIEW_REQUIRED:  # one of its own is back: the chain decides again
+            order.last_error = ""
+            transition_apply(order, "review_found", actor=None, reason=f"Found on the node again: {tx_hash}",
+                             fields=("last_error",))
     return order
 
 
-def withdrawal_record_status(*, order: WithdrawalOrder | int, status: TxStatus) -> WithdrawalOrder:
-    """What the sweep saw of one candidate: confirmations so far, completion at the coin's depth."""
+def withdrawal_record_status(*, order: WithdrawalOrder | int, status: TxStatus, actor=None,
+                             reason: str = "") -> WithdrawalOrder:
+    """What the sweep saw of one candidate: confirmations so far, completion at the coin's depth.
+    An order in review_required completes the same way (one of its own confirmed at depth); below
+    the depth it goes back to confirming first."""
     with transaction.atomic():
         order = withdrawal_locked(order)
-        if order.status != Status.CONFIRMING or status.state != TxStatus.INCLUDED:
+        if status.state != TxStatus.INCLUDED or order.status not in (Status.CONFIRMING, Status.REVIEW_REQUIRED):
             return order  # a reverted or vanished transaction never completes an order
+        if order.status == Status.REVIEW_REQUIRED and status.confirmations < order.coin.confirmations:
+            transition_apply(order, "review_found", actor=actor, reason=reason or f"{status.tx_hash} included")
         order.tx_hash = status.tx_hash
         order.confirmations = status.confirmations
         order.block_number = status.block_number
@@ -110,8 +121,9 @@ def withdrawal_record_status(*, order: WithdrawalOrder | int, status: TxStatus) 
             order.save(update_fields=(*fields, "updated_at"))
             return order
         _settle(order, status)
-        transition_apply(order, "complete", actor=None, reason=f"{status.confirmations} confirmations: credited",
-              fields=(*fields, "fee_paid", "fee_reserved", "completed_at"))
+        transition_apply(order, "complete", actor=actor,
+                         reason=reason or f"{status.confirmations} confirmations: credited",
+                         fields=(*fields, "fee_paid", "fee_reserved", "completed_at"))
     return order
 
 
@@ -160,9 +172,13 @@ def _candidates_changed(order: WithdrawalOrder) -> None:
         utxo_candidates_settle(order=order)
 
 
-def withdrawal_fail(*, order: WithdrawalOrder | int, reason: str, fee_paid: Decimal | None = None
-                    ) -> WithdrawalOrder:
-    """Permanent failure: principal released; the fee actually spent (a reverted tx) is booked."""
+def withdrawal_fail(*, order: WithdrawalOrder | int, reason: str, fee_paid: Decimal | None = None,
+                    actor=None) -> WithdrawalOrder:
+    """Permanent failure: principal released; the fee actually spent (a reverted tx) is booked.
+
+    Callers decide that nothing of the order can still be mined: no node ever had it, it reverted
+    at depth, the chain consumed its nonce / input elsewhere at depth, or two staff decided it
+    against the chain (``withdrawal_resolve``)."""
     with transaction.atomic():
         order = withdrawal_locked(order)
         if order.status == Status.FAILED:
@@ -181,8 +197,8 @@ def withdrawal_fail(*, order: WithdrawalOrder | int, reason: str, fee_paid: Deci
         order.last_error = reason
         _candidates_move(order, "fail", reason=reason)
         _candidates_changed(order)
-        transition_apply(order, "fail", actor=None, reason=reason,
-                              fields=("fee_paid", "fee_reserved", "last_error"))
+        transition_apply(order, "fail", actor=actor, reason=reason,
+                         fields=("fee_paid", "fee_reserved", "last_error"))
     return order
 
 
@@ -233,23 +249,52 @@ def withdrawal_raise_fee_reserve(*, order: WithdrawalOrder | int, amount: Decima
 
 
 def withdrawal_candidate_refused(*, order: WithdrawalOrder | int, tx_hash: str, reason: str) -> WithdrawalOrder:
-    """A node refused one candidate for good. With another candidate still live the order goes on
-    (only this one is marked failed, and only if no node ever accepted it: one that was accepted
-    may still be mined somewhere, so the sweep keeps asking about it); without one, the order
-    fails (withdrawal_fail)."""
+    """A node refused one candidate for good.
+
+    A candidate that a node accepted once, or whose broadcast outcome is unknown, may still be
+    mined from another node's mempool: it stays live, and when no other live candidate is left
+    the order goes to ``review_required`` (hold intact) instead of failing. Only a candidate no
+    node ever had is marked failed; when none of the order's candidates may be out the order fails
+    (withdrawal_fail: nothing can be mined)."""
     with transaction.atomic():
         order = withdrawal_locked(order)
         if order.status not in (Status.BROADCASTING, Status.CONFIRMING):
             return order
-        others = (WithdrawalTransaction.objects.filter(order=order, state__in=(TxState.SIGNED, TxState.SENT))
-                  .exclude(tx_hash=tx_hash))
-        if not others.exists():
-            return withdrawal_fail(order=order, reason=reason)
-        _candidates_move(order, "fail", reason=reason, states=(TxState.SIGNED,), tx_hash=tx_hash)
-        _candidates_changed(order)
-        order.last_error = f"{tx_hash}: {reason}"[:2000]
-        order.save(update_fields=["last_error", "updated_at"])
+        live = list(WithdrawalTransaction.objects.filter(order=order, state__in=LIVE))
+        refused = next((tx for tx in live if tx.tx_hash == tx_hash), None)
+        others = [tx for tx in live if tx.tx_hash != tx_hash]
+        if refused is not None and not refused.may_be_out:
+            _candidates_move(order, "fail", reason=reason, states=(TxState.SIGNED,), tx_hash=tx_hash)
+            _candidates_changed(order)
+        if others:
+            order.last_error = f"{tx_hash}: {reason}"[:2000]
+            order.save(update_fields=["last_error", "updated_at"])
+            return order
+        if any(tx.may_be_out for tx in live):
+            return withdrawal_to_review(order=order, reason=f"{tx_hash} may be out (a node had it) but was refused: "
+                                                            f"{reason}")
+        return withdrawal_fail(order=order, reason=reason)
+
+
+def withdrawal_to_review(*, order: WithdrawalOrder | int, reason: str, actor=None) -> WithdrawalOrder:
+    """The chain has not decided (a transaction that may be out was refused or vanished, a token
+    transfer moved nothing) or what would be signed no longer matches what was approved:
+    → review_required. Nothing is released; the hold and the fee reserve stay."""
+    with transaction.atomic():
+        order = withdrawal_locked(order)
+        if order.status == Status.REVIEW_REQUIRED:
+            return order
+        order.last_error = reason[:2000]
+        transition_apply(order, "to_review", actor=actor, reason=reason[:2000], fields=("last_error",))
     return order
+
+
+def withdrawal_candidates_seen(*, tx_hashes: list[str]) -> int:
+    """The sweep found these candidates on the node (mempool or block): they may be out from now
+    on, whatever happens next. Data only, no state moves; how many rows changed."""
+    if not tx_hashes:
+        return 0
+    return WithdrawalTransaction.objects.filter(tx_hash__in=tx_hashes, ever_accepted=False).update(ever_accepted=True)
 
 
 def withdrawal_candidate_expired(*, order: WithdrawalOrder | int, tx_hash: str) -> bool:

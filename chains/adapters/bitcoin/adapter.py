@@ -127,6 +127,12 @@ class UtxoAdapter(ChainAdapter):
         return sat_to_btc(sum(utxo.value_sat for utxo in self.backend.utxos(self.normalize_address(
             address, address_network=self.address_network))))
 
+    def input_spender(self, txid: str, vout: int) -> TxStatus | None:
+        """What the chain says of the transaction spending ``txid:vout`` (None: unspent, or the
+        node cannot tell)."""
+        spender = self.backend.spender(txid, vout)
+        return self.tx_statuses([spender])[spender] if spender else None
+
     def verify_message(self, *, address: str, message: str, signature: str) -> bool:
         return verify_message(address=address, message=message, signature=signature,
                               address_network=self.address_network)

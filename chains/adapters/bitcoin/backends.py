@@ -54,6 +54,8 @@ class BitcoinBackend(Protocol):
 
     def utxos(self, address: str) -> list[Utxo]: ...
 
+    def spender(self, txid: str, vout: int) -> str | None: ...
+
 
 def backend_for(network: NetworkConfig, *, address_network: str) -> BitcoinBackend:
     if network.rpc_url:
@@ -185,6 +187,16 @@ class BitcoindRpcBackend:
         return [Utxo(r["txid"], int(r["vout"]), _btc_to_sat(r["amount"]), r["scriptPubKey"], address)
                 for r in scan.get("unspents", [])]
 
+    def spender(self, txid: str, vout: int) -> str | None:
+        """The txid spending ``txid:vout`` when the node can say (mempool spends, bitcoind 24+:
+        ``gettxspendingprevout``). A confirmed spend has no index here: None, and the order it
+        concerns waits for staff (withdraw_resolve)."""
+        try:
+            rows = self.call("gettxspendingprevout", [{"txid": txid, "vout": vout}])
+        except BitcoindError:
+            return None
+        return (rows[0] or {}).get("spendingtxid") if rows else None
+
     def _call_or_transient(self, method: str, *params: Any) -> Any:
         try:
             return self.call(method, *params)
@@ -309,6 +321,9 @@ class LocalTestChainBackend:
         fee = input_total - sum(out.value for out in tx.outputs)
         if fee <= 0:
             raise PermanentChainError("bad-txns-in-belowout")
+        min_rate = Decimal(state.get("mempool_min_fee_sat_vb", "0"))
+        if min_rate and Decimal(fee) / tx.vsize < min_rate:
+            raise PermanentChainError(f"mempool min fee not met, {fee} < {min_rate * tx.vsize:f}")
         if conflicts:
             self._replace(state, conflicts, fee, tx.vsize)
         rbf = any(inp.sequence < 0xFFFFFFFE for inp in tx.inputs)
@@ -335,10 +350,34 @@ class LocalTestChainBackend:
             if any(o["spent_by"] for k, o in state["outputs"].items() if k.startswith(f"{txid}:")):
                 raise PermanentChainError("replacement would evict descendants")
         for txid in conflicts:
-            for outpoint in state["txs"].pop(txid)["inputs"]:
-                state["outputs"][outpoint]["spent_by"] = None
-            for key in [k for k in state["outputs"] if k.startswith(f"{txid}:")]:
-                del state["outputs"][key]
+            LocalTestChainBackend._evict(state, txid)
+
+    @staticmethod
+    def _evict(state: dict, txid: str) -> None:
+        for outpoint in state["txs"].pop(txid)["inputs"]:
+            state["outputs"][outpoint]["spent_by"] = None
+        for key in [k for k in state["outputs"] if k.startswith(f"{txid}:")]:
+            del state["outputs"][key]
+
+    def drop(self, txid: str) -> None:
+        """Evict an unconfirmed transaction from the mempool (as a node under memory pressure does)."""
+        with self._state() as state:
+            tx = state["txs"].get(txid)
+            if tx is None or tx["block_height"] is not None:
+                raise ValueError(f"{txid} is not in the mempool")
+            self._evict(state, txid)
+
+    def set_mempool_min_fee(self, sat_vb: Decimal | int | str) -> None:
+        """The rate below which the node refuses new transactions (0: none), as bitcoind's
+        ``mempoolminfee`` rises when its mempool is full."""
+        with self._state() as state:
+            state["mempool_min_fee_sat_vb"] = str(sat_vb)
+
+    def spender(self, txid: str, vout: int) -> str | None:
+        """The txid of the transaction (mempool or block) spending ``txid:vout``, if any."""
+        with self._state() as state:
+            out = state["outputs"].get(f"{txid}:{vout}")
+        return out["spent_by"] if out else None
 
     def block_height(self) -> int:
         with self._state() as state:

@@ -145,6 +145,28 @@ def _node_errors(what: str) -> Iterator[None]:
         raise TransientChainError(f"{what}: node error: {_rpc_message(exc)}") from exc
 
 
+# keccak("Transfer(address,address,uint256)"): the ERC-20 event a token transfer must log.
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+
+
+def _transfers(logs: list[dict]) -> tuple[tuple[str, str, str, int], ...]:
+    """The ERC-20 Transfer events of a receipt: (token, from, to, units), addresses lower-case."""
+    found = []
+    for log in logs:
+        topics = [t if isinstance(t, str) else t.to_0x_hex() for t in log.get("topics") or []]
+        if len(topics) != 3 or topics[0].lower() != TRANSFER_TOPIC:
+            continue
+        data = log.get("data") or "0x"
+        data = data if isinstance(data, str) else data.to_0x_hex()
+        try:
+            units = int(data, 16)
+        except ValueError:
+            continue
+        found.append((str(log["address"]).lower(), "0x" + topics[1][-40:].lower(), "0x" + topics[2][-40:].lower(),
+                      units))
+    return tuple(found)
+
+
 class EvmAdapter(ChainAdapter):
     """ETH and ERC-20 on one EVM network. ``w3`` may be injected (tests, shared connections)."""
 
@@ -311,11 +333,11 @@ class EvmAdapter(ChainAdapter):
         with _node_errors("read nonce"):
             return self.w3.eth.get_transaction_count(address, "pending")
 
-    def confirmed_nonce(self, address: str) -> int:
-        """The next nonce after the sender's mined transactions (``eth_getTransactionCount(addr,
-        "latest")``); below ``pending_nonce`` while transactions wait in the mempool."""
+    def confirmed_nonce(self, address: str, *, block: int | str = "latest") -> int:
+        """How many transactions of ``address`` are in blocks up to ``block`` (the next nonce
+        there): a nonce below it is consumed, by whichever transaction was mined with it."""
         with _node_errors("read nonce"):
-            return self.w3.eth.get_transaction_count(address, "latest")
+            return self.w3.eth.get_transaction_count(self.normalize_address(address), block)
 
     # --- broadcasting ----------------------------------------------------------------------
 
@@ -402,6 +424,7 @@ class EvmAdapter(ChainAdapter):
             block_number=block,
             block_hash=receipt["blockHash"],
             fee_paid=from_wei(fee),
+            token_transfers=_transfers(receipt.get("logs") or []),
         )
 
     # --- messages --------------------------------------------------------------------------

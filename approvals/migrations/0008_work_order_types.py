@@ -1,0 +1,23 @@
+"""The work-order types of the reconciliation and the resolution of review_required orders, together."""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('approvals', '0007_withdraw_resolve_flow'),
+    ]
+
+    operations = [
+        migrations.AlterField(
+            model_name='approvalflow',
+            name='type',
+            field=models.CharField(choices=[('atm.va.coin_withdraw_apply', 'Withdrawal (atm.va.coin_withdraw_apply)'), ('atm.va.address_verify', 'Address review (atm.va.address_verify)'), ('atm.va.main_account_topup', 'Main account top-up (atm.va.main_account_topup)'), ('atm.va.sub_to_main_transfer', 'Sub-account to main account (atm.va.sub_to_main_transfer)'), ('atm.va.hot_wallet_opening', 'Hot-wallet opening balance (atm.va.hot_wallet_opening)'), ('atm.va.reconciliation_ack', 'Reconciliation alert acknowledgement (atm.va.reconciliation_ack)'), ('atm.va.withdraw_resolve', 'Withdrawal resolution (atm.va.withdraw_resolve)')], db_index=True, max_length=40),
+        ),
+        migrations.AlterField(
+            model_name='workorder',
+            name='type',
+            field=models.CharField(choices=[('atm.va.coin_withdraw_apply', 'Withdrawal (atm.va.coin_withdraw_apply)'), ('atm.va.address_verify', 'Address review (atm.va.address_verify)'), ('atm.va.main_account_topup', 'Main account top-up (atm.va.main_account_topup)'), ('atm.va.sub_to_main_transfer', 'Sub-account to main account (atm.va.sub_to_main_transfer)'), ('atm.va.hot_wallet_opening', 'Hot-wallet opening balance (atm.va.hot_wallet_opening)'), ('atm.va.reconciliation_ack', 'Reconciliation alert acknowledgement (atm.va.reconciliation_ack)'), ('atm.va.withdraw_resolve', 'Withdrawal resolution (atm.va.withdraw_resolve)')], db_index=True, max_length=40),
+        ),
+    ]
