@@ -16,7 +16,7 @@ from core.admin_tools import (
 from withdrawals.admin.travel_rule import travel_rule_capture_view
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
 from withdrawals.pipeline.fee_bump import withdrawal_fee_bump
-from withdrawals.services.orders import withdrawal_reject, withdrawal_resubmit
+from withdrawals.services.orders import withdrawal_resubmit, withdrawal_staff_reject
 
 
 class _OrderPartInline(ReadOnlyInline):
@@ -253,16 +253,24 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
     def short_tx(self, obj):
         return f"{obj.tx_hash[:10]}…" if obj.tx_hash else "—"
 
+    # Pending approval: recorded as the actor's decision on the work order (its group decides).
     reject_before_sending = action_with_reason(
-        name="reject_before_sending", description="Reject (approved or awaiting fee, before sending)",
-        service=lambda order, actor, reason: withdrawal_reject(order=order, actor=actor, reason=reason),
-        done="Rejected and released")
+        name="reject_before_sending",
+        description="Reject (pending: as your work-order decision; approved or awaiting fee: before sending)",
+        service=lambda order, actor, reason: withdrawal_staff_reject(order=order, actor=actor, reason=reason),
+        done="Rejected and released", permissions=("reject",))
 
     bump_fee = action_with_reason(
         name="bump_fee",
         description="Bump fee (a transaction stuck unconfirmed: same nonce / RBF, higher fee)",
         service=lambda order, actor, reason: withdrawal_fee_bump(order=order, actor=actor, reason=reason),
-        done="Fee bumped, replacement broadcast")
+        done="Fee bumped, replacement broadcast", permissions=("bump_fee",))
+
+    def has_reject_permission(self, request):
+        return request.user.has_perm("withdrawals.reject_withdrawal")
+
+    def has_bump_fee_permission(self, request):
+        return request.user.has_perm("withdrawals.bump_fee")
 
     @admin.action(description='Resubmit ("Insufficient main account fees" resolved)',
                   permissions=["resubmit"])
