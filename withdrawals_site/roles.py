@@ -80,7 +80,8 @@ ROLES: tuple[Role, ...] = (
          "Keeps networks, currencies, coins (limits, enable / disable) and approval flows. Sees no customer "
          "data and decides no work order."),
     Role("auditor", "Read-only auditor", AUDITORS, (), (ALL_VIEW,),
-         "Views every admin page; changes nothing, runs no action, decides nothing."),
+         "Views every admin page; changes nothing, decides nothing; runs no action but the securities CSV "
+         "export (a read of the rows shown)."),
 )
 
 ROLES_BY_KEY = {role.key: role for role in ROLES}

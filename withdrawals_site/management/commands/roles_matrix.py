@@ -58,7 +58,9 @@ OUTRO = """
 
 
 def _role_table() -> list[str]:
-    lines = ["## Roles", "", "| role | groups (role group first) | may | permissions of the role group |",
+    lines = ["## Roles", "", "The approval groups also carry their own admin permissions (work orders, my queue, "
+             "travel-rule capture, risk list, prices, fee-reserve requests: `approvals/defaults.py`).", "",
+             "| role | groups (role group first) | may | permissions of the role group |",
              "|---|---|---|---|"]
     for role in ROLES:
         perms = "every `view_*` permission" if role.permissions == (ALL_VIEW,) else ", ".join(
