@@ -76,11 +76,14 @@ class NetworkAdmin(FreshSecondFactorMixin, admin.ModelAdmin):
     pause_sending = action_with_reason(
         name="pause_sending", description="Pause sending on the selected networks (kill switch)",
         service=lambda network, actor, reason: _flip(network, actor, reason, paused=True),
-        done="Sending paused (orders wait, nothing is lost)")
+        done="Sending paused (orders wait, nothing is lost)", permissions=("flip_kill_switch",))
     resume_sending = action_with_reason(
         name="resume_sending", description="Resume sending on the selected networks",
         service=lambda network, actor, reason: _flip(network, actor, reason, paused=False),
-        done="Sending resumed (waiting orders are queued)")
+        done="Sending resumed (waiting orders are queued)", permissions=("flip_kill_switch",))
+
+    def has_flip_kill_switch_permission(self, request) -> bool:
+        return request.user.has_perm("chains.flip_kill_switch")
 
 
 def _flip(network: Network, actor, reason: str, *, paused: bool) -> None:
@@ -96,7 +99,8 @@ class CoinAdmin(FreshSecondFactorMixin, admin.ModelAdmin):
     search_fields = ("currency__code", "currency__name", "network__code", "contract_address")
     list_select_related = ("currency", "network", "fee_currency")
     ordering = ("currency__code", "network__code")
-    readonly_fields = ("fee_estimate_display", "fee_estimated_at_display")
+    # ``enabled`` is flipped only by the Enable / Disable actions (chains.enable_coin, audited).
+    readonly_fields = ("enabled", "fee_estimate_display", "fee_estimated_at_display")
     actions = ("enable", "disable", "refresh_fee_estimate")
     fieldsets = (
         (None, {"fields": ("currency", "network", "contract_address", "enabled")}),
@@ -169,7 +173,10 @@ class CoinAdmin(FreshSecondFactorMixin, admin.ModelAdmin):
     def fee_estimated_at_display(self, obj: Coin) -> str:
         return when_text(obj.network_fee_estimated_at)
 
-    @admin.action(description="Enable the selected coins for withdrawal")
+    def has_enable_coin_permission(self, request) -> bool:
+        return request.user.has_perm("chains.enable_coin")
+
+    @admin.action(description="Enable the selected coins for withdrawal", permissions=["enable_coin"])
     def enable(self, request, queryset: QuerySet[Coin]) -> None:
         changed = []
         for coin in queryset.select_related(*self.list_select_related):
@@ -180,13 +187,13 @@ class CoinAdmin(FreshSecondFactorMixin, admin.ModelAdmin):
                 self.message_user(request, f"{coin} not enabled: {error.detail}", messages.ERROR)
         self.message_user(request, f"Enabled: {', '.join(changed) or 'nothing changed'}.")
 
-    @admin.action(description="Disable the selected coins for withdrawal")
+    @admin.action(description="Disable the selected coins for withdrawal", permissions=["enable_coin"])
     def disable(self, request, queryset: QuerySet[Coin]) -> None:
         changed = [str(c) for c in queryset.select_related(*self.list_select_related)
                    if coin_set_enabled(coin=c, enabled=False, actor=request.user)]
         self.message_user(request, f"Disabled: {', '.join(changed) or 'nothing changed'}.")
 
-    @admin.action(description="Refresh the network fee estimate from the chain")
+    @admin.action(description="Refresh the network fee estimate from the chain", permissions=["change"])
     def refresh_fee_estimate(self, request, queryset: QuerySet[Coin]) -> None:
         for coin in queryset.select_related("currency", "network", "fee_currency"):
             before = coin.network_fee_estimated_at

@@ -104,6 +104,7 @@ class Coin(models.Model):
 
     class Meta:
         ordering = ["currency__code", "network__code"]
+        permissions = [("enable_coin", "Can enable or disable a coin for withdrawal (with a reason)")]
         constraints = [
             models.UniqueConstraint(fields=["currency", "network"], name="coin_currency_network_unique"),
             models.CheckConstraint(condition=Q(min_amount__gt=0), name="coin_min_positive"),
@@ -190,6 +191,7 @@ class SendingSwitch(models.Model):
     class Meta:
         verbose_name = "global sending switch"
         verbose_name_plural = "global sending switch"
+        permissions = [("flip_kill_switch", "Can pause or resume sending (global or per network, with a reason)")]
         constraints = [models.CheckConstraint(condition=Q(id=1), name="sending_switch_singleton")]
 
     def __str__(self) -> str:

@@ -26,6 +26,7 @@ ERROR_STATUS: dict[str, int] = {
     "challenge_used": 409,
     "micropayment_unavailable": 409,
     "micropayment_not_expected": 409,
+    "micropayment_not_found": 409,  # staff only: the chain shows no such transfer
     # approvals
     "maker_cannot_approve": 403,
     "already_decided": 409,

@@ -196,7 +196,11 @@ class SecuritiesPostingAdmin(ReadOnlyAdmin):
         response["Content-Disposition"] = f'attachment; filename="securities-postings-{stamp}.csv"'
         return response
 
-    @admin.action(description="Mark the selected records as synced to the securities account", permissions=["view"])
+    def has_mark_securities_synced_permission(self, request) -> bool:
+        return request.user.has_perm("ledger.mark_securities_synced")
+
+    @admin.action(description="Mark the selected records as synced to the securities account",
+                  permissions=["mark_securities_synced"])
     def mark_synced(self, request, queryset):
         try:
             count = securities_mark_synced(record_ids=list(queryset.values_list("leg_id", flat=True)),

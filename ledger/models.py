@@ -232,6 +232,7 @@ class SecuritiesPosting(models.Model):
         managed = False  # the view ledger_securities_posting
         db_table = "ledger_securities_posting"
         ordering = ["leg_id"]
+        permissions = [("mark_securities_synced", "Can mark securities postings as synced to the securities account")]
 
     def __str__(self) -> str:
         return f"{self.instrument} {self.quantity:+} ({self.reference})"

@@ -22,7 +22,7 @@ from approvals.prices import travel_rule_threshold_hkd
 from approvals.screening import ScreeningResult, screen
 from withdrawals.admin.travel_rule import CAPTURE_PERMISSION
 from withdrawals.models import WithdrawalOrder
-from withdrawals.services.addresses import address_mark_verified, address_reject
+from withdrawals.services.addresses import address_mark_verified, address_micropayment_seen, address_reject
 from withdrawals.services.orders import withdrawal_approve, withdrawal_reject
 from withdrawals.services.travel_rule import travel_rule_problems
 
@@ -86,6 +86,13 @@ class AddressReviewHandler(WorkOrderHandler):
                 "customer": address.customer.reference}
 
     def on_approved(self, work_order, actor) -> None:
+        context = work_order.context or {}
+        if context.get("method") == "micropayment":  # a staff claim, checked by a second person
+            address_micropayment_seen(address=work_order.subject, actor=actor, tx_hash=context["tx_hash"],
+                                      amount=Decimal(context["micropayment_amount"]),
+                                      reason=f"Work order WO{work_order.pk} approved: micropayment in "
+                                             f"{context['tx_hash']} (claimed by {context.get('claimed_by')}).")
+            return
         address_mark_verified(address=work_order.subject, actor=actor, method="evidence",
                               reason=f"Work order WO{work_order.pk} approved")
 

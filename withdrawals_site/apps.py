@@ -1,6 +1,28 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _auditors_view_everything(sender, using="default", **kwargs) -> None:
+    """The read-only auditor views every model, including those added after its migration: after
+    each migrate the Auditors group gets every view permission (and only view permissions)."""
+    from django.contrib.auth.models import Group, Permission
+
+    from withdrawals_site.roles import AUDITORS
+
+    group = Group.objects.using(using).filter(name=AUDITORS).first()
+    if group is not None:
+        group.permissions.add(*Permission.objects.using(using).filter(codename__startswith="view_"))
 
 
 class WithdrawalsSiteConfig(AppConfig):
     name = "withdrawals_site"
     verbose_name = "Console"
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from withdrawals_site.preflight import superuser_check
+
+        checks.register(superuser_check, checks.Tags.security, deploy=True)
+        # After every app's permissions exist: connected for the last app's signal too.
+        post_migrate.connect(_auditors_view_everything, dispatch_uid="withdrawals_site.auditors")

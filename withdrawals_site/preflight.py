@@ -232,12 +232,43 @@ def preflight_problems(*, chains: bool = True) -> list[Problem]:
     return problems
 
 
+def superuser_warnings(*, debug: bool | None = None) -> list[str]:
+    """Outside DEBUG (i.e. not the demo), an active superuser is a warning: it holds every
+    permission of every role at once (the approvals engine still refuses it any decision outside
+    its groups, but it may edit groups, flows and settings alone). docs/ROLES.md."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import DatabaseError
+
+    if settings.DEBUG if debug is None else debug:
+        return []
+    try:
+        names = list(get_user_model().objects.filter(is_superuser=True, is_active=True)
+                     .order_by("username").values_list("username", flat=True)[:10])
+    except DatabaseError:  # not migrated yet: nothing to warn about
+        return []
+    if not names:
+        return []
+    return [f"DEBUG is off and {len(names)} active superuser(s) exist ({', '.join(names)}): give staff roles "
+            "instead (docs/ROLES.md) and deactivate them (the demo's 'admin' is for the demo only)."]
+
+
+def superuser_check(app_configs=None, **kwargs):
+    """``manage.py check --deploy``: the superuser warning as a system check."""
+    from django.core.checks import Warning as CheckWarning
+
+    return [CheckWarning(text, id="withdrawals_site.W001") for text in superuser_warnings()]
+
+
 def preflight_or_exit(*, chains: bool = True, stream=None) -> None:
-    """Print each problem on one line to stderr and exit with status 2; return when all is well."""
+    """Print each problem on one line to stderr and exit with status 2; return when all is well.
+    Warnings (an active superuser outside DEBUG) are printed and do not stop the start."""
     problems = preflight_problems(chains=chains)
-    if not problems:
-        return
     stream = stream or sys.stderr
+    if not problems:
+        for warning in superuser_warnings():
+            print(f"Warning: {warning}", file=stream)
+        return
     for problem in problems:
         print(f"Configuration error: {problem}", file=stream)
     print("The console did not start. See README.md, 'Configuration'.", file=stream)

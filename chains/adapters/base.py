@@ -149,3 +149,9 @@ class ChainAdapter(abc.ABC):
     def verify_message(self, *, address: str, message: str, signature: str) -> bool:
         """Whether ``signature`` over ``message`` was made by the key of ``address``."""
         raise NotImplementedError
+
+    def find_transfer(self, *, from_address: str, to_address: str, amount: Decimal, blocks: int) -> str | None:
+        """The hash of a successful native transfer of exactly ``amount`` from ``from_address`` to
+        ``to_address`` within the newest ``blocks`` blocks, or None. NotImplementedError: this
+        adapter cannot read it (the caller falls back to two people)."""
+        raise NotImplementedError

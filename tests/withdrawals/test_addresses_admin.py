@@ -116,13 +116,16 @@ def test_a_refused_action_is_reported_and_changes_nothing(staff_client, book):
     assert other.status == "revoked"
 
 
-def test_staff_mark_a_micropayment_seen(staff_client, book):
+def test_one_staff_members_word_does_not_verify_a_micropayment(staff_client, book, settings):
+    """Formerly "Mark the micropayment seen" verified on one person's word; now the chain decides
+    (tests/withdrawals/test_no_lone_insider.py) and an unreadable node changes nothing."""
+    settings.CHAIN_RPC_URLS = {**settings.CHAIN_RPC_URLS, "ETH": "http://127.0.0.1:9"}  # nobody listens
     pending = address_micropayment_expect(address=book["pending"])
-    staff_client.post(LIST, {"action": "micropayment_seen_action", ACTION_CHECKBOX_NAME: [pending.pk],
-                             "apply": "1", "tx_hash": "0xfeed", "reason": ""})
+    response = staff_client.post(LIST, {"action": "micropayment_seen_action", ACTION_CHECKBOX_NAME: [pending.pk],
+                                        "apply": "1", "tx_hash": "0xfeed", "reason": ""}, follow=True)
+    assert "nothing changed" in response.content.decode()
     pending.refresh_from_db()
-    assert (pending.status, pending.verification_method, pending.micropayment_tx_hash) == (
-        "verified", "micropayment", "0xfeed")
+    assert (pending.status, pending.micropayment_tx_hash) == ("pending_verification", "")
 
 
 def test_the_address_page_shows_history_and_evidence_and_edits_nothing(staff_client, book):

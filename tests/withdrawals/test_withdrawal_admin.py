@@ -62,7 +62,8 @@ def test_reject_before_sending_asks_for_a_reason_then_releases(client, order, wa
     from withdrawals.services.orders import withdrawal_approve
 
     withdrawal_approve(order=order, actor=None, reason="test")
-    staff_client(client)
+    # Rejecting needs withdrawals.reject_withdrawal now (a change permission used to be enough).
+    staff_client(client, perms=("view_withdrawalorder", "reject_withdrawal"))
     url = reverse("admin:withdrawals_withdrawalorder_changelist")
     form = client.post(url, {"action": "reject_before_sending", "_selected_action": [order.pk]})
     assert form.status_code == 200 and b"reason" in form.content  # the reason form first

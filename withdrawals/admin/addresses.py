@@ -8,7 +8,7 @@ or delete addresses. Evidence is served to staff through the admin (never from a
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
@@ -24,7 +24,7 @@ from withdrawals.models.addresses import AddressReviewItem, AddressStatusChange,
 from withdrawals.selectors.addresses import address_is_usable, addresses_for_admin, addresses_pending_review
 from withdrawals.services.addresses import (
     WORK_ORDER_TYPE,
-    address_micropayment_seen,
+    address_micropayment_confirm,
     address_review_decide,
     address_revoke,
 )
@@ -63,33 +63,44 @@ approve_action = action_with_reason(
     name="approve_addresses", description="Approve (verify) the selected addresses",
     service=lambda address, actor, reason: address_review_decide(address=address, actor=actor, approve=True,
                                                                  reason=reason),
-    done="Approved")
+    done="Approved", permissions=("review",))
 reject_action = action_with_reason(
     name="reject_addresses", description="Reject the selected addresses",
     service=lambda address, actor, reason: address_review_decide(address=address, actor=actor, approve=False,
                                                                  reason=reason),
-    done="Rejected")
+    done="Rejected", permissions=("review",))
 revoke_action = action_with_reason(
     name="revoke_addresses", description="Revoke the selected addresses",
     service=lambda address, actor, reason: address_revoke(address=address, actor=actor, reason=reason),
-    done="Revoked")
+    done="Revoked", permissions=("revoke",))
 
 
 class MicropaymentSeenForm(forms.Form):
-    tx_hash = forms.CharField(max_length=100, label="Transaction hash",
-                              help_text="The transaction that carried the micropayment from the address.")
+    tx_hash = forms.CharField(max_length=100, label="Transaction hash", required=False,
+                              help_text="Where the chain is read here (ETH) it decides and this may stay empty; "
+                                        "elsewhere the hash goes on a work order for a second person to check.")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "cols": 60}), required=False,
                              help_text="Optional note for the history.")
 
 
-@admin.action(description="Mark the micropayment seen (verify)", permissions=("change",))
+def _micropayment_confirm(modeladmin, request, address, data) -> None:
+    address, work_order = address_micropayment_confirm(address=address, actor=request.user, tx_hash=data["tx_hash"],
+                                                       reason=data["reason"])
+    if work_order is not None:
+        modeladmin.message_user(request, f"{address}: the chain cannot be read here; work order WO{work_order.pk} "
+                                         "waits for a second person's decision.", messages.WARNING)
+
+
+@admin.action(description="Micropayment arrived: check the chain (or open a two-person review)",
+              permissions=("review",))
 def micropayment_seen_action(modeladmin, request, queryset):
     if "apply" in request.POST:
         form = MicropaymentSeenForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            run_service_per_object(modeladmin, request, queryset, lambda address: address_micropayment_seen(
-                address=address, actor=request.user, tx_hash=data["tx_hash"], reason=data["reason"]), "Verified")
+            run_service_per_object(modeladmin, request, queryset,
+                                   lambda address: _micropayment_confirm(modeladmin, request, address, data),
+                                   "Checked")
             return None
     else:
         form = MicropaymentSeenForm()
@@ -151,6 +162,13 @@ class CustomerAddressAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    # The actions' permissions: deciding itself is the work order's (group, maker ≠ checker).
+    def has_review_permission(self, request) -> bool:
+        return request.user.has_perm("withdrawals.review_address")
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("withdrawals.revoke_address")
 
     @admin.display(description="customer", ordering="customer__reference")
     def customer_reference(self, obj: CustomerAddress) -> str:

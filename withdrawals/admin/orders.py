@@ -19,7 +19,7 @@ from core.admin_tools import (
 from withdrawals.admin.travel_rule import travel_rule_capture_view
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
 from withdrawals.pipeline.staff import withdrawal_fee_bump_queue, withdrawal_rebroadcast_queue
-from withdrawals.services.orders import withdrawal_reject, withdrawal_resubmit
+from withdrawals.services.orders import withdrawal_resubmit, withdrawal_staff_reject
 from withdrawals.services.review import withdrawal_resolution_open
 
 
@@ -280,26 +280,29 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
     def short_tx(self, obj):
         return f"{obj.tx_hash[:10]}…" if obj.tx_hash else "—"
 
+    # Pending approval: recorded as the actor's decision on the work order (its group decides).
     reject_before_sending = action_with_reason(
-        name="reject_before_sending", description="Reject (approved or awaiting fee, before sending)",
-        service=lambda order, actor, reason: withdrawal_reject(order=order, actor=actor, reason=reason),
-        done="Rejected and released")
+        name="reject_before_sending",
+        description="Reject (pending: as your work-order decision; approved or awaiting fee: before sending)",
+        service=lambda order, actor, reason: withdrawal_staff_reject(order=order, actor=actor, reason=reason),
+        done="Rejected and released", permissions=("reject",))
 
     bump_fee = action_with_reason(
         name="bump_fee",
         description="Bump fee (a transaction stuck unconfirmed: same nonce / RBF, higher fee)",
         service=lambda order, actor, reason: withdrawal_fee_bump_queue(order=order, actor=actor, reason=reason),
         done="Fee bump queued (a worker signs and sends the replacement; a refusal shows as the order's last "
-             "error)")
+             "error)", permissions=("bump_fee",))
 
     rebroadcast = action_with_reason(
         name="rebroadcast",
         description="Rebroadcast (re-send the stored transactions as they are: a dropped one holding later "
                     "nonces back)",
         service=lambda order, actor, reason: withdrawal_rebroadcast_queue(order=order, actor=actor, reason=reason),
-        done="Rebroadcast queued (the same signed bytes; nothing is signed)")
+        done="Rebroadcast queued (the same signed bytes; nothing is signed)", permissions=("bump_fee",))
 
-    @admin.action(description="Open resolution (review required: proposed outcome and reason, two approvals)")
+    @admin.action(description="Open resolution (review required: proposed outcome and reason, two approvals)",
+                  permissions=["resolve"])
     def open_resolution(self, request, queryset):
         if "apply" in request.POST:
             form = ResolutionForm(request.POST)
@@ -316,6 +319,15 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request), "title": "Open resolution", "objects": queryset,
             "form": form, "action": "open_resolution", "opts": self.model._meta,
             "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)})
+
+    def has_reject_permission(self, request):
+        return request.user.has_perm("withdrawals.reject_withdrawal")
+
+    def has_bump_fee_permission(self, request):
+        return request.user.has_perm("withdrawals.bump_fee")
+
+    def has_resolve_permission(self, request):
+        return request.user.has_perm("withdrawals.resolve_withdrawal")
 
     @admin.action(description='Resubmit ("Insufficient main account fees" resolved)',
                   permissions=["resubmit"])

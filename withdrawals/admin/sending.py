@@ -38,17 +38,26 @@ def _state_badge(paused: bool):
     return format_html('<span style="color:#2e7d32;font-weight:bold">sending</span>')
 
 
+class FlipKillSwitchMixin:
+    """Pausing or resuming sending needs ``chains.flip_kill_switch`` (not a change permission)."""
+
+    def has_flip_kill_switch_permission(self, request) -> bool:
+        return request.user.has_perm("chains.flip_kill_switch")
+
+
 @admin.register(SendingSwitch)
-class SendingSwitchAdmin(ActionsOnlyAdminMixin, admin.ModelAdmin):
+class SendingSwitchAdmin(FlipKillSwitchMixin, ActionsOnlyAdminMixin, admin.ModelAdmin):
     """The global kill switch: one row; pause or resume all sending, with a reason."""
 
     list_display = ("switch", "state", "reason", "changed_by", "changed_at_display")
     list_display_links = None
     actions = [
         action_with_reason(name="pause_all", description="PAUSE sending on all networks",
-                           service=_flip(network=lambda obj: None, paused=True), done="Paused everywhere"),
+                           service=_flip(network=lambda obj: None, paused=True), done="Paused everywhere",
+                           permissions=("flip_kill_switch",)),
         action_with_reason(name="resume_all", description="Resume sending on all networks",
-                           service=_flip(network=lambda obj: None, paused=False), done="Resumed everywhere"),
+                           service=_flip(network=lambda obj: None, paused=False), done="Resumed everywhere",
+                           permissions=("flip_kill_switch",)),
     ]
 
     def changelist_view(self, request, extra_context=None):
@@ -71,7 +80,7 @@ class SendingSwitchAdmin(ActionsOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(NetworkSendingControl)
-class NetworkSendingControlAdmin(ActionsOnlyAdminMixin, admin.ModelAdmin):
+class NetworkSendingControlAdmin(FlipKillSwitchMixin, ActionsOnlyAdminMixin, admin.ModelAdmin):
     """Per-network kill switches, with a reason for each flip."""
 
     list_display = ("code", "name", "state", "last_reason", "last_changed", "all_networks")
@@ -79,9 +88,11 @@ class NetworkSendingControlAdmin(ActionsOnlyAdminMixin, admin.ModelAdmin):
     ordering = ("code",)
     actions = [
         action_with_reason(name="pause_networks", description="PAUSE sending on the selected networks",
-                           service=_flip(network=lambda obj: obj, paused=True), done="Paused"),
+                           service=_flip(network=lambda obj: obj, paused=True), done="Paused",
+                           permissions=("flip_kill_switch",)),
         action_with_reason(name="resume_networks", description="Resume sending on the selected networks",
-                           service=_flip(network=lambda obj: obj, paused=False), done="Resumed"),
+                           service=_flip(network=lambda obj: obj, paused=False), done="Resumed",
+                           permissions=("flip_kill_switch",)),
     ]
 
     def changelist_view(self, request, extra_context=None):

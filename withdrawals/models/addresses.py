@@ -51,6 +51,10 @@ class CustomerAddress(Audited, FSMModelMixin, models.Model):
     class Meta:
         verbose_name = "customer address"
         verbose_name_plural = "customer addresses"
+        permissions = [
+            ("review_address", "Can record an address review decision or a micropayment claim (on its work order)"),
+            ("revoke_address", "Can revoke a customer address"),
+        ]
         indexes = [models.Index(fields=["address"]), models.Index(fields=["status", "created_at"])]
         constraints = [
             # One live entry per customer, network and address; rejected/revoked rows stay as history.

@@ -63,7 +63,12 @@ class WithdrawalOrder(Audited, ConcurrentTransitionMixin, models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="withdrawal_amount_positive"),
             models.CheckConstraint(condition=Q(customer_fee__gte=0), name="withdrawal_fee_not_negative"),
         ]
-        permissions = [("resubmit_withdrawal", "Can resubmit a withdrawal awaiting fees")]
+        permissions = [
+            ("resubmit_withdrawal", "Can resubmit a withdrawal awaiting fees"),
+            ("reject_withdrawal", "Can reject an approved or awaiting-fee withdrawal before sending"),
+            ("bump_fee", "Can bump the fee of a stuck withdrawal transaction"),
+            ("resolve_withdrawal", "Can propose the resolution of a withdrawal in review"),
+        ]
 
     def __str__(self) -> str:
         return f"W{self.pk} {format_amount(self.amount)} {self.coin.currency.code} on {self.coin.network.code}"

@@ -237,7 +237,12 @@ def address_micropayment_expect(*, address: CustomerAddress) -> CustomerAddress:
 
 def address_micropayment_seen(*, address: CustomerAddress, actor, tx_hash: str, amount: Decimal | None = None,
                               reason: str = "") -> CustomerAddress:
-    """Staff or a chain-watching task saw the expected micropayment: the address is verified."""
+    """The expected micropayment is proven: the address is verified.
+
+    Called only with proof: by ``address_micropayment_confirm`` when the chain shows the transfer,
+    or by the approvals engine when a micropayment claim's work order is approved (two people).
+    No admin path calls it on one person's word.
+    """
     tx_hash = (tx_hash or "").strip()
     if not tx_hash:
         raise DomainError("validation_error", "The transaction hash is required.", field="tx_hash")
@@ -257,6 +262,71 @@ def address_micropayment_seen(*, address: CustomerAddress, actor, tx_hash: str, 
                                  f"{address.network.native_currency.code} seen in {tx_hash}.",
                 fields=("micropayment_tx_hash",))
     return address
+
+
+MICROPAYMENT_SCAN_BLOCKS_DEFAULT = 5000
+
+
+def _micropayment_scan_blocks() -> int:
+    return int(getattr(settings, "ADDRESS_MICROPAYMENT_SCAN_BLOCKS", MICROPAYMENT_SCAN_BLOCKS_DEFAULT))
+
+
+def address_micropayment_confirm(*, address: CustomerAddress, actor, tx_hash: str = "", reason: str = ""):
+    """Staff report the micropayment of an address as arrived. Returns (address, work_order).
+
+    Where the network's adapter reads transfers (EVM), the chain decides: the newest
+    ADDRESS_MICROPAYMENT_SCAN_BLOCKS blocks must hold a successful transfer of exactly the stated
+    amount from the address to the deposit address; then the address is verified (work_order is
+    None), else ``micropayment_not_found`` and nothing changes. Where it cannot, the claim (with
+    its ``tx_hash``) becomes an ``atm.va.address_verify`` work order whose maker is the claimant:
+    the address waits in review until a second person approves it.
+    """
+    from chains.adapters.base import TransientChainError
+
+    address = CustomerAddress.objects.select_related("network__native_currency").get(pk=address.pk)
+    if address.status != Status.PENDING_VERIFICATION:
+        raise DomainError("invalid_transition", f"The address is {address.get_status_display().lower()}; "
+                                                "a micropayment cannot verify it.")
+    if address.micropayment_amount is None:
+        raise DomainError("micropayment_not_expected", "No micropayment was requested for this address.")
+    amount, unit = address.micropayment_amount, address.network.native_currency.code
+    try:
+        found = adapter_for(address.network).find_transfer(
+            from_address=address.address, to_address=address.micropayment_to, amount=amount,
+            blocks=_micropayment_scan_blocks())
+    except NotImplementedError:
+        return address, _micropayment_claim(address, actor=actor, tx_hash=tx_hash, reason=reason)
+    except TransientChainError as exc:
+        raise DomainError("micropayment_not_found", f"The {address.network.code} node could not be read "
+                                                    f"({exc}); nothing changed, try again.") from None
+    if found is None:
+        raise DomainError("micropayment_not_found", f"No transfer of {amount.normalize():f} {unit} from "
+                                                    f"{address.address} to {address.micropayment_to} in the last "
+                                                    f"{_micropayment_scan_blocks()} blocks; nothing changed.")
+    verified = address_micropayment_seen(
+        address=address, actor=actor, tx_hash=found, amount=amount,
+        reason=f"Micropayment of {amount.normalize():f} {unit} found on chain in {found} (checked by {actor}).")
+    return verified, None
+
+
+def _micropayment_claim(address: CustomerAddress, *, actor, tx_hash: str, reason: str):
+    tx_hash = (tx_hash or "").strip()[:100]
+    if not tx_hash:
+        raise DomainError("validation_error", f"The {address.network.code} chain cannot be read here: give the "
+                                              "transaction hash for a second person to check.", field="tx_hash")
+    with transaction.atomic():
+        address = _lock(address)
+        if not can_proceed(address.submit_for_review):
+            raise DomainError("invalid_transition", f"The address is {address.get_status_display().lower()}.")
+        amount = address.micropayment_amount
+        transition_apply(address, "submit_for_review", actor=actor,
+                         reason=reason or f"Micropayment claimed seen in {tx_hash} by {actor}; a second person "
+                                          "decides on the work order.")
+        return work_order_open(type=WORK_ORDER_TYPE, subject=address, maker=actor, context={
+            "method": Method.MICROPAYMENT, "tx_hash": tx_hash, "micropayment_amount": f"{amount.normalize():f}",
+            "micropayment_currency": address.network.native_currency.code, "from_address": address.address,
+            "to_address": address.micropayment_to, "claimed_by": str(actor),
+        })
 
 
 # --- proof (c): evidence and staff review -------------------------------------------------------

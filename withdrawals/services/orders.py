@@ -218,9 +218,44 @@ def withdrawal_reject(*, order: WithdrawalOrder | int, actor, reason: str) -> Wi
         if not can_proceed(order.reject):
             raise DomainError("invalid_transition", f"A {order.get_status_display().lower()} withdrawal "
                                                     "cannot be rejected.")
+        if order.status == Status.PENDING_APPROVAL:
+            _refuse_while_work_order_open(order)
         _release_everything(order, why="reject")
         transition_apply(order, "reject", actor=actor, reason=reason, fields=("fee_reserved",))
     return order
+
+
+def _refuse_while_work_order_open(order: WithdrawalOrder) -> None:
+    """A pending withdrawal is rejected only as a decision on its work order (group, maker ≠
+    checker): the engine closes the work order first, then calls ``withdrawal_reject``."""
+    from approvals.models import WorkOrder
+
+    open_one = WorkOrder.objects.filter(type=WORK_ORDER_TYPE, object_id=order.pk, status=WorkOrder.Status.OPEN,
+                                        content_type__app_label="withdrawals",
+                                        content_type__model="withdrawalorder").first()
+    if open_one is not None:
+        raise DomainError("invalid_transition", f"W{order.pk} is pending approval: reject it on its work order "
+                                                f"WO{open_one.pk} (Approvals → My queue).")
+
+
+def withdrawal_staff_reject(*, order: WithdrawalOrder | int, actor, reason: str) -> WithdrawalOrder:
+    """Staff reject from the withdrawal list. Pending approval: the rejection is the actor's
+    decision on the order's work order (``work_order_decide``: only the current step's group,
+    never the maker), which closes it and releases the hold. Approved or awaiting fee (work order
+    already approved), before sending: ``withdrawal_reject``, recorded in the order's history."""
+    from approvals.selectors import work_order_for_subject
+    from approvals.services.work_orders import work_order_decide
+
+    if not (reason or "").strip():
+        raise DomainError("validation_error", "A rejection needs a reason.", field="reason")
+    order = WithdrawalOrder.objects.get(pk=order.pk if isinstance(order, WithdrawalOrder) else order)
+    if order.status == Status.PENDING_APPROVAL:
+        work_order = work_order_for_subject(order, type=WORK_ORDER_TYPE)
+        if work_order is not None and work_order.status == "open":
+            work_order_decide(work_order=work_order, actor=actor, decision="reject", comment=reason)
+            order.refresh_from_db()
+            return order
+    return withdrawal_reject(order=order, actor=actor, reason=reason)
 
 
 def withdrawal_resubmit(*, order: WithdrawalOrder | int, actor, reason: str = "Main account topped up"

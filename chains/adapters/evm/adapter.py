@@ -427,6 +427,23 @@ class EvmAdapter(ChainAdapter):
             token_transfers=_transfers(receipt.get("logs") or []),
         )
 
+    # --- incoming transfers (micropayment proof) ---------------------------------------------
+
+    def find_transfer(self, *, from_address: str, to_address: str, amount: Decimal, blocks: int) -> str | None:
+        """Scan the newest ``blocks`` blocks (bounded, newest first) for a plain ETH transfer of
+        exactly ``amount`` from → to that succeeded."""
+        sender, receiver = self.normalize_address(from_address), self.normalize_address(to_address)
+        value = to_wei(Decimal(amount))
+        with _node_errors("find transfer"):
+            head = self.w3.eth.block_number
+            for number in range(head, max(head - max(int(blocks), 1), -1), -1):
+                block = self.w3.eth.get_block(number, full_transactions=True)
+                for tx in block["transactions"]:
+                    if tx.get("to") == receiver and tx.get("from") == sender and tx.get("value") == value \
+                            and self.w3.eth.get_transaction_receipt(tx["hash"])["status"] == 1:
+                        return tx["hash"].to_0x_hex()
+        return None
+
     # --- messages --------------------------------------------------------------------------
 
     def verify_message(self, *, address: str, message: str, signature: str) -> bool:

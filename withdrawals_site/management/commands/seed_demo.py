@@ -15,14 +15,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from chains.models import Coin, Currency, Network
 from customers.models import Customer, Tenant
-from withdrawals_site.demo import DEMO_PASSWORD
+from withdrawals_site.demo import DEMO_PASSWORD, DEMO_STAFF_ROLES
+from withdrawals_site.roles import role_grant
 
 # anvil's first dev account (default mnemonic): funds the hot wallet and owns the demo token.
 ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -33,22 +33,9 @@ DEMO_ADDRESSES = {
 }
 TRON_USDT_CONTRACT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 PRICES = {"ETH": ("3000", "23400"), "BTC": ("60000", "468000"), "USDT": ("1", "7.8"), "TRX": ("0.1", "0.78")}
-STAFF = {  # username -> approval groups
-    "ops1": ["Withdrawal approvers", "Address reviewers"],
-    "ops2": ["Withdrawal approvers"],
-    "compliance1": ["Compliance"],
-    "treasury1": ["Treasury"],
-    "treasury2": ["Treasury"],  # the checker of treasury1's opening balances (maker ≠ checker)
-}
-CONSOLE_STAFF_GROUP = "Console staff"
-# What every demo staff member may see in the admin; acting is decided by the approval groups.
-CONSOLE_STAFF_PERMISSIONS = [
-    "chains.view_network", "chains.view_currency", "chains.view_coin", "chains.change_coin",
-    "customers.view_customer", "customers.view_tenant",
-    "withdrawals.view_withdrawalorder", "withdrawals.change_withdrawalorder", "withdrawals.resubmit_withdrawal",
-    "withdrawals.view_customeraddress", "withdrawals.change_customeraddress",
-    "ledger.view_account", "ledger.view_journalentry", "ledger.view_securitiesposting",
-]
+# username -> role (withdrawals_site/roles.py): two people in every group that makes and checks, so
+# that no demo request waits for a second person who does not exist.
+STAFF = {username: role for role, username in DEMO_STAFF_ROLES}
 
 
 def demo_refusal(*, demo: bool) -> str | None:
@@ -156,20 +143,16 @@ class Command(BaseCommand):
     # --- people ------------------------------------------------------------------------------
     def _staff(self) -> dict:
         user_model = get_user_model()
-        console, _ = Group.objects.get_or_create(name=CONSOLE_STAFF_GROUP)
-        for dotted in CONSOLE_STAFF_PERMISSIONS:
-            app_label, codename = dotted.split(".")
-            permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-            if permission:
-                console.permissions.add(permission)
         staff = {}
-        for username, groups in STAFF.items():
+        for username, role in STAFF.items():
             user, created = user_model.objects.get_or_create(username=username, defaults={"is_staff": True})
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.save()
-                user.groups.add(console, *[Group.objects.get_or_create(name=g)[0] for g in groups])
+                role_grant(user=user, role=role)
             staff[username] = user
+        # Demo only (docs/ROLES.md): a superuser sees every page but decides no work order (the
+        # engine refuses non-members); outside the demo, preflight warns while one is active.
         admin, created = user_model.objects.get_or_create(
             username="admin", defaults={"is_staff": True, "is_superuser": True})
         if created:
