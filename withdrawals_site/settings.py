@@ -251,3 +251,11 @@ OTP_MAX_FAILURES = int(os.environ.get("OTP_MAX_FAILURES", "5"))
 OTP_LOCK = timedelta(minutes=float(os.environ.get("OTP_LOCK_MINUTES", "30")))
 # A password change, a replacement OTP device or a new address pause withdrawals this long.
 PAYOUT_FREEZE = timedelta(hours=float(os.environ.get("PAYOUT_FREEZE_HOURS", "24")))
+
+# --- Configuration history and four-eyed loosening (issue 13; docs/APPROVALS.md, atm.config.change) ---
+# Kept in one block on purpose: it only appends to the lists above or adds its own names.
+# django-pghistory records every insert/update/delete of the tracked reference data by a PostgreSQL
+# trigger (so a raw SQL write is recorded too); the middleware puts the admin user and URL in the
+# context of each write request, services add theirs with ``pghistory.context(user=...)``.
+INSTALLED_APPS += ["pgtrigger", "pghistory"]
+MIDDLEWARE += ["pghistory.middleware.HistoryMiddleware"]
