@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from approvals.admin_config import ConfigChangeAdminMixin, ConfigHistoryWithWaitingMixin
 from approvals.forms import DecisionForm
 from approvals.models import (
     ApprovalFlow,
@@ -296,7 +297,9 @@ class ApprovalStepInline(admin.TabularInline):
     ordering = ("position",)
 
     def _editable(self, obj) -> bool:
-        return obj is None or not obj.is_used
+        """Only an unused, inactive version is edited (editing the active one would change what
+        new work orders follow without the second person that activation needs)."""
+        return obj is None or not (obj.is_used or obj.active)
 
     def has_add_permission(self, request, obj=None):
         return self._editable(obj) and super().has_add_permission(request, obj)
@@ -309,7 +312,7 @@ class ApprovalStepInline(admin.TabularInline):
 
 
 @admin.register(ApprovalFlow)
-class ApprovalFlowAdmin(FreshSecondFactorMixin, admin.ModelAdmin):
+class ApprovalFlowAdmin(FreshSecondFactorMixin, ConfigHistoryWithWaitingMixin, admin.ModelAdmin):
     list_display = ("type", "version", "active", "steps_summary", "work_orders_count", "created_at")
     list_filter = ("type", "active")
     inlines = [ApprovalStepInline]
@@ -357,19 +360,30 @@ class ApprovalFlowAdmin(FreshSecondFactorMixin, admin.ModelAdmin):
                                lambda flow: approval_flow_new_version(flow=flow, actor=request.user),
                                "New versions created")
 
-    @admin.action(description="Activate (new work orders follow this version)", permissions=["change"])
+    @admin.action(description="Activate (after a second person approves)", permissions=["change"])
     def activate(self, request, queryset):
         if challenge := second_factor_challenge(request):
             return challenge
-        run_service_per_object(self, request, queryset,
-                               lambda flow: approval_flow_activate(flow=flow, actor=request.user), "Activated")
+        """Activation waits for a work order atm.config.change (not the requester, not the author)."""
+        for flow in queryset:
+            try:
+                change = approval_flow_activate(flow=flow, actor=request.user)
+            except DomainError as error:
+                self.message_user(request, f"{flow}: {error.detail}", messages.ERROR)
+                continue
+            if change is None:
+                self.message_user(request, f"{flow} is already active.", messages.INFO)
+            else:
+                self.message_user(request, f"{flow}: waiting for a second person: WO{change.work_order_id}. "
+                                           "It becomes active when a member of Configuration checkers (not you, "
+                                           "not its author) approves it.", messages.WARNING)
 
 
 # --- risk list, prices -----------------------------------------------------------------------------
 
 
 @admin.register(RiskListEntry)
-class RiskListEntryAdmin(admin.ModelAdmin):
+class RiskListEntryAdmin(ConfigChangeAdminMixin, admin.ModelAdmin):
     list_display = ("address", "network", "category", "level", "active", "source", "updated_at")
     list_filter = ("network", "category", "level", "active")
     search_fields = ("address", "source", "note")
@@ -381,9 +395,13 @@ class RiskListEntryAdmin(admin.ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
+    def has_delete_permission(self, request, obj=None):
+        """An entry is deactivated (through the second person), never deleted."""
+        return False
+
 
 @admin.register(PriceQuote)
-class PriceQuoteAdmin(admin.ModelAdmin):
+class PriceQuoteAdmin(ConfigChangeAdminMixin, admin.ModelAdmin):
     list_display = ("currency", "quote", "price", "updated_at", "updated_by", "fresh")
     list_filter = ("quote", "currency")
     list_editable = ("price",)

@@ -15,8 +15,9 @@ WITHDRAWAL_APPROVERS = "Withdrawal approvers"
 COMPLIANCE = "Compliance"
 TREASURY = "Treasury"
 ADDRESS_REVIEWERS = "Address reviewers"
+CONFIGURATION_CHECKERS = "Configuration checkers"  # the second person of atm.config.change
 
-DEFAULT_GROUPS = (WITHDRAWAL_APPROVERS, COMPLIANCE, TREASURY, ADDRESS_REVIEWERS)
+DEFAULT_GROUPS = (WITHDRAWAL_APPROVERS, COMPLIANCE, TREASURY, ADDRESS_REVIEWERS, CONFIGURATION_CHECKERS)
 
 # HKD value at or above which the default withdrawal flow asks Treasury for two sign-offs.
 TREASURY_SIGN_OFF_HKD = Decimal("1000000")
@@ -51,6 +52,9 @@ DEFAULT_FLOWS: dict[str, list[tuple]] = {
     WorkOrderType.WITHDRAW_RESOLVE: [
         ("Two-person resolution", TREASURY, 2, Condition.ALWAYS, None, ""),
     ],
+    WorkOrderType.CONFIG_CHANGE: [
+        ("Configuration check", CONFIGURATION_CHECKERS, 1, Condition.ALWAYS, None, ""),
+    ],
 }
 
 # Model permissions each default group gets (so its members can use the admin pages).
@@ -61,4 +65,5 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
     TREASURY: ["view_workorder", "view_myqueue", "view_feereserverequest", "add_feereserverequest",
                "view_pricequote", "add_pricequote", "change_pricequote"],
     ADDRESS_REVIEWERS: ["view_workorder", "view_myqueue"],
+    CONFIGURATION_CHECKERS: ["view_workorder", "view_myqueue", "view_configchange"],
 }

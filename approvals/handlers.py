@@ -102,3 +102,42 @@ class FeeReserveHandler(WorkOrderHandler):
 
 register(WorkOrderType.MAIN_ACCOUNT_TOPUP, FeeReserveHandler())
 register(WorkOrderType.SUB_TO_MAIN_TRANSFER, FeeReserveHandler())
+
+
+class ConfigChangeHandler(WorkOrderHandler):
+    """``atm.config.change``: a ConfigChange whose fields loosen a control; approval applies them
+    (compare-and-set: refused when a field changed since the proposal), rejection drops them."""
+
+    gate_error_code = "config_change_stale"
+
+    def context(self, change) -> dict:
+        return {"target": change.target_label, "fields": sorted(change.changes), "maker_reason": change.reason}
+
+    def gate_errors(self, work_order) -> list[str]:
+        from approvals.models import ConfigChange
+        from approvals.services.config_changes import config_change_stale_fields
+
+        change = ConfigChange.objects.filter(pk=work_order.object_id).select_related("content_type").first()
+        if change is None:
+            return ["The configuration change no longer exists."]
+        stale = config_change_stale_fields(change)
+        if stale:
+            return ["The configuration changed since the proposal: " + "; ".join(stale)
+                    + ". Reject this change; the maker proposes again."]
+        return []
+
+    def on_approved(self, work_order, actor) -> None:
+        from approvals.services.config_changes import config_change_apply
+
+        config_change_apply(change_id=work_order.object_id, actor=actor)
+
+    def on_rejected(self, work_order, actor, reason: str) -> None:
+        from approvals.services.config_changes import config_change_close
+
+        config_change_close(change_id=work_order.object_id, actor=actor, reason=reason)
+
+    def describe(self, change) -> str:
+        return f"{change.target_label}: {change.summary()}"
+
+
+register(WorkOrderType.CONFIG_CHANGE, ConfigChangeHandler())

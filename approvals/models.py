@@ -21,7 +21,7 @@ from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from core.fields import AmountField
-from core.history import StatusChange
+from core.history import StatusChange, config_history
 from core.transitions import Audited
 
 
@@ -35,6 +35,7 @@ class WorkOrderType(models.TextChoices):
     HOT_WALLET_OPENING = "atm.va.hot_wallet_opening", "Hot-wallet opening balance (atm.va.hot_wallet_opening)"
     RECONCILIATION_ACK = "atm.va.reconciliation_ack", "Reconciliation alert acknowledgement (atm.va.reconciliation_ack)"
     WITHDRAW_RESOLVE = "atm.va.withdraw_resolve", "Withdrawal resolution (atm.va.withdraw_resolve)"
+    CONFIG_CHANGE = "atm.config.change", "Configuration change (atm.config.change)"
 
 
 class Condition(models.TextChoices):
@@ -95,6 +96,7 @@ class StepDefinition(models.Model):
         return "" if self.condition == Condition.ALWAYS else self.get_condition_display()
 
 
+@config_history()
 class ApprovalFlow(models.Model):
     """One version of the approval flow of a work-order type. One active version per type.
 
@@ -126,6 +128,7 @@ class ApprovalFlow(models.Model):
         return self.pk is not None and self.work_orders.exists()
 
 
+@config_history()
 class ApprovalStep(StepDefinition):
     flow = models.ForeignKey(ApprovalFlow, on_delete=models.CASCADE, related_name="steps")
 
@@ -330,6 +333,7 @@ class MyQueue(WorkOrder):
 # --- Screening list ---------------------------------------------------------------------------
 
 
+@config_history(exclude=["updated_at"])
 class RiskListEntry(models.Model):
     """An address known to be risky, maintained by compliance. The shipped screening provider
     (``approvals.screening.RiskListProvider``) scores destinations against this list."""
@@ -384,6 +388,7 @@ class RiskListEntry(models.Model):
 # --- Price table ------------------------------------------------------------------------------
 
 
+@config_history()
 class PriceQuote(models.Model):
     """The price of one unit of a currency in USD or HKD, maintained by staff. Used for value
     thresholds (steps, travel rule). A missing or stale quote makes the value unknown, and value
@@ -478,3 +483,73 @@ class FeeReserveRequestStatusChange(StatusChange):
     """Audit row for every move of a fee-reserve request."""
 
     request = models.ForeignKey(FeeReserveRequest, on_delete=models.PROTECT, related_name="history")
+
+
+# --- Configuration changes that loosen a control (subjects of atm.config.change) ---------------------
+
+
+class ConfigChange(Audited, FSMModelMixin, models.Model):
+    """A change of a control's settings proposed by one person (docs/APPROVALS.md, atm.config.change).
+
+    ``config_change_propose`` applies what tightens at once (``applied_at_once``) and keeps what
+    loosens (``changes``: field -> {"old", "new"}) here, pending, with its work order; the work
+    order's approval by a second person applies it, provided every field still holds its "old"
+    value (compare-and-set). Values are stored as JSON (decimals as exact strings).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a second person"
+        APPLIED = "applied", "Applied"
+        REJECTED = "rejected", "Rejected"
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    target_label = models.CharField(max_length=300, blank=True, help_text="The target as it was described.")
+    changes = models.JSONField(default=dict, blank=True,
+                               help_text="Loosening fields waiting for the second person: field -> {old, new}.")
+    applied_at_once = models.JSONField(default=dict, blank=True,
+                                       help_text="Fields that tightened (or changed no control): "
+                                                 "applied when proposed.")
+    maker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                              help_text="Who proposed it; never approves it.")
+    reason = models.TextField(blank=True)
+    status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True, db_index=True)
+    work_order = models.ForeignKey(WorkOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", help_text="Who approved or rejected the work order.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "status"])]
+
+    def __str__(self) -> str:
+        return f"CC{self.pk} {self.target_label}"
+
+    def summary(self) -> str:
+        """``max_amount 100 → 200; confirmations 12 → 6`` (the waiting fields)."""
+        return "; ".join(f"{name} {_text(v['old'])} → {_text(v['new'])}" for name, v in self.changes.items())
+
+    def transition_audit_row(self, *, from_state, to_state, actor, reason, transition):
+        return ConfigChangeStatusChange(change=self, from_status=from_state, to_status=to_state,
+                                        actor=actor, reason=reason)
+
+    @transition(field=status, source=Status.PENDING, target=Status.APPLIED)
+    def apply(self):
+        pass
+
+    @transition(field=status, source=Status.PENDING, target=Status.REJECTED)
+    def reject(self):
+        pass
+
+
+def _text(value) -> str:
+    return "(empty)" if value in (None, "") else str(value)
+
+
+class ConfigChangeStatusChange(StatusChange):
+    """Audit row for every move of a configuration change."""
+
+    change = models.ForeignKey(ConfigChange, on_delete=models.PROTECT, related_name="history")

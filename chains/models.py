@@ -11,8 +11,10 @@ from django.db.models import F, Q
 
 from core.amounts import decimal_places
 from core.fields import AMOUNT_PLACES, AmountField
+from core.history import config_history
 
 
+@config_history()
 class Network(models.Model):
     class Kind(models.TextChoices):
         EVM = "evm", "EVM (Ethereum)"
@@ -56,6 +58,7 @@ class Network(models.Model):
                                                "nothing is signed for a chain the node does not confirm."})
 
 
+@config_history()
 class Currency(models.Model):
     code = models.CharField(max_length=12, unique=True, validators=[RegexValidator(r"^[A-Z0-9]+$")])
     name = models.CharField(max_length=100)
@@ -71,6 +74,7 @@ class Currency(models.Model):
         return self.code
 
 
+@config_history(exclude=["network_fee_estimate", "network_fee_estimated_at"])  # the estimate: every minute
 class Coin(models.Model):
     """A currency on a network, e.g. USDT on ETH (ERC-20). Withdrawal settings live here."""
 

@@ -119,3 +119,55 @@ def key_value_table(rows: Iterable[tuple[str, object]]):
     body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>",
                             ((label, "—" if value in (None, "") else value) for label, value in rows))
     return format_html('<table class="kv">{}</table>', body)
+
+
+# --- the recorded history of configuration rows (django-pghistory) -------------------------------
+
+
+def history_value_text(value) -> str:
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
+
+
+class ConfigHistoryAdminMixin:
+    """The object's "History" button shows its pghistory events (core.history.config_history):
+    per field old → new, who (the admin user, or the service's actor), when, and the context
+    (URL, reason, work order). A write without context (raw SQL, a shell) says so."""
+
+    object_history_template = "admin/config_history.html"
+
+    def history_extra_context(self, request, obj) -> dict:
+        return {}
+
+    def history_view(self, request, object_id, extra_context=None):
+        from django.contrib.admin.utils import unquote
+        from django.contrib.auth import get_user_model
+        from django.core.exceptions import PermissionDenied
+
+        from core.history import config_history_rows
+
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        rows = config_history_rows(obj)
+        ids = {row["user_id"] for row in rows} | {row["context"].get("proposed_by") for row in rows}
+        names = dict(get_user_model().objects.filter(pk__in=[i for i in ids if i]).values_list("pk", "username"))
+        for row in rows:
+            row["user"] = names.get(row["user_id"], f"user {row['user_id']}" if row["user_id"] else "")
+            row["proposed_by"] = names.get(row["context"].get("proposed_by"), "")
+            row["changes"] = [(name.removesuffix("_id"),
+                               history_value_text(old), history_value_text(new)) for name, old, new in row["changes"]]
+        context = {
+            **self.admin_site.each_context(request), "title": f"History: {obj}", "subtitle": None, "object": obj,
+            "opts": self.model._meta, "rows": rows, **self.history_extra_context(request, obj),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.object_history_template, context)

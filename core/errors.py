@@ -33,6 +33,8 @@ ERROR_STATUS: dict[str, int] = {
     "work_order_closed": 409,
     "travel_rule_required": 409,
     "approval_blocked": 409,
+    "config_change_pending": 409,
+    "config_change_stale": 409,
     # ledger
     "insufficient_main_account_fees": 409,
     "resolution_refused": 409,
@@ -87,6 +89,8 @@ ERROR_CODES: dict[str, str] = {
     "work_order_closed": "The work order is no longer open.",
     "travel_rule_required": "Originator and beneficiary data are required before approval.",
     "approval_blocked": "A gate blocks the final approval.",
+    "config_change_pending": "A configuration change of the same fields already waits for a second person.",
+    "config_change_stale": "The configuration changed since the change was proposed; it cannot apply.",
     "insufficient_main_account_fees": "Insufficient main account fees",
     "resolution_refused": "The chain does not bear out this resolution of the withdrawal.",
     "ledger_reference_conflict": "The posting reference was already used with other amounts.",

@@ -1,11 +1,15 @@
 """The tenant (the broker running this console) and its customers."""
 
 from django.conf import settings
+from django.contrib.auth.models import Group, User
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
 
+from core.history import config_history
 
+
+@config_history()
 class Tenant(models.Model):
     """The broker. At the venue it holds a main account (fees) and sub-accounts (principal)."""
 
@@ -24,6 +28,7 @@ class Tenant(models.Model):
         return f"{self.name} ({self.venue_code})"
 
 
+@config_history()
 class Customer(models.Model):
     """A customer of the tenant, tied to a Django user who logs into the App."""
 
@@ -64,3 +69,41 @@ class Customer(models.Model):
 
     def payouts_frozen_at(self, now) -> bool:
         return self.payouts_frozen_until is not None and self.payouts_frozen_until > now
+
+
+# --- Staff accounts, groups and permissions: history of who may do what ---------------------------
+# Proxies of django.contrib.auth's models, so that the triggers and event tables live in this
+# app's migrations. The password hash and last_login are not recorded.
+
+
+@config_history(fields=["username", "email", "first_name", "last_name", "is_active", "is_staff", "is_superuser"],
+                model_name="UserEvent")
+class TrackedUser(User):
+    class Meta:
+        proxy = True
+        verbose_name = "user (history)"
+
+
+@config_history(model_name="GroupEvent")
+class TrackedGroup(Group):
+    class Meta:
+        proxy = True
+        verbose_name = "group (history)"
+
+
+@config_history(obj_field=None, model_name="UserGroupEvent")
+class TrackedUserGroup(User.groups.through):
+    class Meta:
+        proxy = True
+
+
+@config_history(obj_field=None, model_name="UserPermissionEvent")
+class TrackedUserPermission(User.user_permissions.through):
+    class Meta:
+        proxy = True
+
+
+@config_history(obj_field=None, model_name="GroupPermissionEvent")
+class TrackedGroupPermission(Group.permissions.through):
+    class Meta:
+        proxy = True

@@ -17,6 +17,7 @@ DEMO_STAFF_ROLES: list[tuple[str, str]] = [
     ("treasury", "treasury1"),
     ("treasury", "treasury2"),
     ("config_admin", "config1"),
+    ("config_admin", "config2"),
     ("auditor", "auditor1"),
 ]
 
@@ -30,6 +31,7 @@ DEMO_LOGINS: list[tuple[str, str, str]] = [
     ("treasury", "treasury1", DEMO_PASSWORD),
     ("treasury", "treasury2", DEMO_PASSWORD),
     ("configuration admin", "config1", DEMO_PASSWORD),
+    ("configuration admin (checker)", "config2", DEMO_PASSWORD),
     ("read-only auditor", "auditor1", DEMO_PASSWORD),
     ("demo-only superuser", "admin", DEMO_PASSWORD),
     ("App customer", "alice", DEMO_PASSWORD),

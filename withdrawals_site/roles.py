@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from approvals.defaults import ADDRESS_REVIEWERS, COMPLIANCE, TREASURY, WITHDRAWAL_APPROVERS
+from approvals.defaults import ADDRESS_REVIEWERS, COMPLIANCE, CONFIGURATION_CHECKERS, TREASURY, WITHDRAWAL_APPROVERS
 
 OPERATIONS_MAKERS = "Operations makers"
 OPERATIONS_CHECKERS = "Operations checkers"
@@ -70,14 +70,15 @@ ROLES: tuple[Role, ...] = (
           "ledger.view_securitiesposting", "ledger.mark_securities_synced"),
          "Requests fee-reserve moves and decides those of others, signs off large withdrawals (two of "
          "Treasury), keeps prices, flips the kill switches, reads the ledger and books the securities sync."),
-    Role("config_admin", "Configuration admin", CONFIGURATION_ADMINS, (),
+    Role("config_admin", "Configuration admin", CONFIGURATION_ADMINS, (CONFIGURATION_CHECKERS,),
          ("chains.view_currency", "chains.add_currency", "chains.change_currency",
           "chains.view_network", "chains.add_network", "chains.change_network",
           "chains.view_coin", "chains.add_coin", "chains.change_coin", "chains.enable_coin",
           "approvals.view_approvalflow", "approvals.add_approvalflow", "approvals.change_approvalflow",
           "approvals.view_approvalstep", "approvals.add_approvalstep", "approvals.change_approvalstep",
           "approvals.delete_approvalstep", "customers.view_tenant", "customers.change_tenant"),
-         "Keeps networks, currencies, coins (limits, enable / disable) and approval flows. Sees no customer "
+         "Keeps networks, currencies, coins (limits, enable / disable) and approval flows; a loosening change "
+         "waits for another configuration admin (atm.config.change), who decides it. Sees no customer "
          "data and decides no work order."),
     Role("auditor", "Read-only auditor", AUDITORS, (), (ALL_VIEW,),
          "Views every admin page; changes nothing, decides nothing; runs no action but the securities CSV "

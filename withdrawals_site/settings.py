@@ -355,3 +355,11 @@ OTP_WEBAUTHN_RP_NAME = "Withdrawals console"
 OTP_WEBAUTHN_ALLOWED_ORIGINS = [o for o in os.environ.get(
     "WEBAUTHN_ORIGINS", "http://localhost:8000").split(",") if o]
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False  # a passkey is the second factor, after the password
+
+# --- Configuration history and four-eyed loosening (issue 13; docs/APPROVALS.md, atm.config.change) ---
+# Kept in one block on purpose: it only appends to the lists above or adds its own names.
+# django-pghistory records every insert/update/delete of the tracked reference data by a PostgreSQL
+# trigger (so a raw SQL write is recorded too); the middleware puts the admin user and URL in the
+# context of each write request, services add theirs with ``pghistory.context(user=...)``.
+INSTALLED_APPS += ["pgtrigger", "pghistory"]
+MIDDLEWARE += ["pghistory.middleware.HistoryMiddleware"]

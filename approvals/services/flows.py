@@ -59,25 +59,47 @@ def approval_flow_new_version(*, flow: ApprovalFlow, actor) -> ApprovalFlow:
     return copy
 
 
-def approval_flow_activate(*, flow: ApprovalFlow, actor) -> ApprovalFlow:
-    """Make ``flow`` the version new work orders of its type follow; open ones keep theirs."""
+def _steps_valid(flow: ApprovalFlow) -> None:
+    steps = list(flow.steps.all())
+    if not steps:
+        raise DomainError("validation_error", "A flow needs at least one step.", field="steps")
+    for step in steps:
+        try:
+            step.full_clean(exclude=["flow"])
+        except ValidationError as error:
+            messages = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+            raise DomainError("validation_error", f"Step {step.position} ({step.name}): {messages}",
+                              field="steps")
+
+
+def approval_flow_activate(*, flow: ApprovalFlow, actor, reason: str = ""):
+    """Ask for ``flow`` to become the version new work orders of its type follow.
+
+    Activating a flow version loosens a control as soon as it may drop a step, so it goes
+    through a second person: a work order ``atm.config.change`` (approvals.services.config_changes)
+    whose approval activates it. Neither the requester nor the version's author may approve it.
+    The steps are checked now (``validation_error``, nothing changes) and again on activation.
+    Returns the waiting ``ConfigChange`` (None when the version is already active).
+    """
+    from approvals.services.config_changes import config_change_propose
+
+    _steps_valid(flow)
+    return config_change_propose(target=flow, changes={"active": True}, actor=actor,
+                                 reason=reason or f"Activate {flow}.")
+
+
+def approval_flow_activate_now(*, flow: ApprovalFlow) -> ApprovalFlow:
+    """Switch the type's active version to ``flow`` (open work orders keep theirs). Called by the
+    approved ``atm.config.change`` work order, and by setup code (tests, data migrations' helpers)
+    that configures flows without a person."""
     with transaction.atomic():
         flows = list(ApprovalFlow.objects.select_for_update().filter(type=flow.type))
         flow = next(f for f in flows if f.pk == flow.pk)
         if flow.active:
             return flow
-        steps = list(flow.steps.all())
-        if not steps:
-            raise DomainError("validation_error", "A flow needs at least one step.", field="steps")
-        for step in steps:
-            try:
-                step.full_clean(exclude=["flow"])
-            except ValidationError as error:
-                messages = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
-                raise DomainError("validation_error", f"Step {step.position} ({step.name}): {messages}",
-                                  field="steps")
+        _steps_valid(flow)
         ApprovalFlow.objects.filter(type=flow.type, active=True).update(active=False)
         flow.active = True
         flow.save(update_fields=["active"])
-    logger.info("approval flow %s activated by %s", flow, actor)
+    logger.info("approval flow %s activated", flow)
     return flow

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 
 from approvals.models import ApprovalFlow, ApprovalStep, Condition, PriceQuote
-from approvals.services.flows import approval_flow_activate
+from approvals.services.flows import approval_flow_activate_now
 from chains.models import Currency
 from customers.models import Customer
 from tests.fixtures.factories import CoinFactory, CustomerFactory, StaffFactory, TenantFactory
@@ -47,7 +47,7 @@ def make_flow(type_: str, steps: list[tuple], *, activate: bool = True) -> Appro
                                     group=Group.objects.get_or_create(name=group)[0], approvals_required=n,
                                     condition=condition, threshold=threshold, threshold_currency=currency)
     if activate:
-        approval_flow_activate(flow=flow, actor=None)
+        approval_flow_activate_now(flow=flow)  # test setup; a person's activation waits for a second one
     return flow
 
 

@@ -150,8 +150,15 @@ def test_configuration_pages_render(client, wallet, flow):
     assert response.status_code == 302
     copy = ApprovalFlow.objects.get(type=WD, version=flow.version + 1)
     assert not copy.active and copy.steps.count() == 2
+    # Activation waits for a second person (atm.config.change); it used to apply at once.
     client.post(reverse("admin:approvals_approvalflow_changelist"),
                 {"action": "activate", "_selected_action": [copy.pk]})
+    copy.refresh_from_db()
+    assert not copy.active
+    wo = WorkOrder.objects.get(type="atm.config.change", status="open")
+    checker = staff_in("Configuration checkers", perms=VIEW)
+    login(client, checker)
+    client.post(reverse("admin:approvals_workorder_decide", args=[wo.pk]), {"decision": "approve"})
     copy.refresh_from_db()
     assert copy.active
 

@@ -7,7 +7,7 @@ import pytest
 
 from approvals.models import ApprovalFlow, ApprovalStep, Condition
 from approvals.selectors import work_order_for_subject
-from approvals.services.flows import approval_flow_activate, approval_flow_new_version
+from approvals.services.flows import approval_flow_activate, approval_flow_activate_now, approval_flow_new_version
 from approvals.services.work_orders import work_order_decide, work_order_open
 from core.errors import DomainError
 from tests.approvals.conftest import make_flow, staff_in
@@ -26,7 +26,7 @@ def test_a_work_order_keeps_the_flow_version_it_started_with(wallet):
     ApprovalStep.objects.filter(flow=v2).update(approvals_required=2)
     ApprovalStep.objects.create(flow=v2, position=2, name="Compliance", group=staff_in("Compliance").groups.get(),
                                 approvals_required=1)
-    approval_flow_activate(flow=v2, actor=None)
+    approval_flow_activate_now(flow=v2)
     assert list(ApprovalFlow.objects.filter(type=WD, active=True)) == [v2]
 
     second = work_order_for_subject(wallet.request())
