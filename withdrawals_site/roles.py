@@ -156,7 +156,7 @@ ROLE_ACCESS: dict[str, dict[str, set[str]]] = {
     },
     "config_admin": {
         "pages": {"chains.currency", "chains.network", "chains.coin", "approvals.approvalflow", "customers.tenant",
-                  "approvals.myqueue"},
+                  "approvals.configchange", "approvals.workorder", "approvals.myqueue"},
         "actions": {"chains.coin:enable", "chains.coin:disable", "chains.coin:refresh_fee_estimate",
                     "approvals.approvalflow:new_version", "approvals.approvalflow:activate"},
     },

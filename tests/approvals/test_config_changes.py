@@ -17,6 +17,7 @@ from core.history import config_history_rows
 from customers.models import Customer
 from tests.approvals.conftest import make_flow, set_price, staff_in
 from tests.fixtures.factories import CoinFactory, CustomerFactory
+from tests.fixtures.staff import login_verified_staff
 
 pytestmark = pytest.mark.django_db
 CHECKERS = "Configuration checkers"
@@ -53,7 +54,7 @@ def test_a_raw_sql_update_of_a_coin_max_amount_is_recorded_with_old_and_new_valu
 def test_a_lowered_price_waits_for_a_second_person_then_applies(client, maker, checker):
     CoinFactory()
     quote = set_price("ETH", "USD", "2500")
-    client.force_login(maker)
+    login_verified_staff(client, maker)
     url = reverse("admin:approvals_pricequote_change", args=[quote.pk])
     response = client.post(url, {"currency": quote.currency_id, "quote": "USD", "price": "2000"}, follow=True)
     wo = WorkOrder.objects.get(type=CONFIG, status="open")
@@ -71,7 +72,7 @@ def test_a_lowered_price_waits_for_a_second_person_then_applies(client, maker, c
     quote.refresh_from_db()
     assert quote.price == Decimal("2500")
 
-    client.force_login(checker)
+    login_verified_staff(client, checker)
     client.post(reverse("admin:approvals_workorder_decide", args=[wo.pk]), {"decision": "approve"})
     quote.refresh_from_db()
     change = ConfigChange.objects.get(work_order=wo)
@@ -82,7 +83,7 @@ def test_a_lowered_price_waits_for_a_second_person_then_applies(client, maker, c
     assert ("price", Decimal("2500"), Decimal("2000")) in latest["changes"]
     assert (latest["user_id"], latest["context"]["proposed_by"], latest["context"]["work_order"]) == (
         checker.pk, maker.pk, wo.pk)
-    client.force_login(maker)  # the checker has no access to the price table
+    login_verified_staff(client, maker)  # the checker has no access to the price table
     page = client.get(reverse("admin:approvals_pricequote_history", args=[quote.pk])).content.decode()
     assert "2500 → 2000" in page and maker.username in page and checker.username in page
 
@@ -154,7 +155,7 @@ def test_a_second_loosening_of_a_waiting_field_is_refused(maker):
     (lambda: RiskListEntry.objects.create(address="0xbad", category="scam", level="high"), "active", False, None),
     (lambda: RiskListEntry.objects.create(address="0xbad", category="scam", level="high"), "level", "low", "severe"),
     (lambda: CoinFactory(), "contract_address", "0x" + "1" * 40, None),
-    (lambda: CoinFactory(fee_cap=Decimal("0.01")), "fee_cap", None, "0.001"),
+    (lambda: CoinFactory(fee_cap=Decimal("0.01")), "fee_cap", "0.02", "0.001"),
 ])
 def test_what_loosens_waits_and_what_tightens_applies(maker, checker, make, field, loosen, tighten):
     target = make()
@@ -193,14 +194,18 @@ def test_a_flow_activation_needs_someone_other_than_its_requester_and_author(mak
     assert list(ApprovalFlow.objects.filter(type="atm.va.address_verify", active=True)) == [copy]
 
 
-def test_the_coin_admin_routes_a_raise_of_the_limit_through_the_work_order(client, maker):
+def test_the_coin_admin_routes_a_raise_of_the_limit_through_the_work_order(client, maker, anvil, settings):
     coin = CoinFactory()
-    client.force_login(maker)
+    settings.CHAIN_RPC_URLS = {**settings.CHAIN_RPC_URLS, coin.network.code: anvil.url}  # saving asks the node
+    login_verified_staff(client, maker)
     form = {"currency": coin.currency_id, "network": coin.network_id, "contract_address": "", "enabled": "on",
             "decimals": 8, "min_amount": "0.001", "max_amount": "500", "daily_limit": "200",
-            "customer_fee": "0.0005", "confirmations": 3, "fee_currency": coin.fee_currency_id, "fee_cap": ""}
+            "customer_fee": "0.0005", "confirmations": 3, "fee_currency": coin.fee_currency_id,
+            "fee_cap": str(coin.fee_cap), "chain_decimals": coin.chain_decimals}
     response = client.post(reverse("admin:chains_coin_change", args=[coin.pk]), form, follow=True)
     shown = " ".join(str(m) for m in response.context["messages"])
+    assert not (response.context.get("adminform") and response.context["adminform"].form.errors), \
+        response.context["adminform"].form.errors
     assert "waiting for a second person: WO" in shown and "was changed successfully" not in shown
     assert Coin.objects.get(pk=coin.pk).max_amount == Decimal("100")
     history = client.get(reverse("admin:chains_coin_history", args=[coin.pk])).content.decode()

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from tests.fixtures.factories import StaffFactory
+from tests.fixtures.staff import login_verified_staff
 from withdrawals_site.management.commands.roles_matrix import DOC, admin_pages_and_actions, allowed, render
 from withdrawals_site.roles import AUDITORS, ROLES, role_grant
 
@@ -51,7 +52,7 @@ def is_change_list(response) -> bool:
 
 @pytest.mark.parametrize("role", [r.key for r in ROLES])
 def test_each_role_opens_and_runs_exactly_what_its_table_says(client, role):
-    client.force_login(member(role))
+    login_verified_staff(client, member(role))
     wrong = []
     for label, actions in admin_pages_and_actions():
         response = client.get(changelist(label))
@@ -74,7 +75,7 @@ def test_each_role_opens_and_runs_exactly_what_its_table_says(client, role):
 
 def test_an_action_not_offered_is_refused_on_post(client):
     """Posting an action the role lacks runs nothing (Django answers "No action selected.")."""
-    client.force_login(member("ops_checker"))  # has actions on addresses, none of them "revoke"
+    login_verified_staff(client, member("ops_checker"))  # has actions on addresses, none of them "revoke"
     assert not action_ran(client, "withdrawals.customeraddress", "revoke_addresses")
     assert action_ran(client, "withdrawals.customeraddress", "approve_addresses")
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from approvals.models import PriceQuote, WorkOrder
 from approvals.selectors import work_order_for_subject
 from tests.fixtures.factories import AddressFactory, StaffFactory, tron_network
+from tests.fixtures.staff import login_verified_staff
 from withdrawals.models import CustomerAddress, WithdrawalOrder
 from withdrawals.services.addresses import WORK_ORDER_TYPE, address_micropayment_expect
 from withdrawals_site.demo import DEMO_STAFF_ROLES
@@ -67,7 +68,7 @@ def big_order(wallet, monkeypatch):
 def test_one_account_of_any_role_cannot_verify_an_address_and_approve_a_withdrawal_alone(
         client, role, tron_address, big_order):
     insider = member(role)
-    client.force_login(insider)
+    login_verified_staff(client, insider)
 
     # 1. Verify the address alone: report its micropayment, then approve the report.
     client.post(ADDRESSES, {"action": "micropayment_seen_action", ACTION_CHECKBOX_NAME: [tron_address.pk],
@@ -98,9 +99,9 @@ def test_one_account_of_any_role_cannot_verify_an_address_and_approve_a_withdraw
     # A second person does the operations check: the insider still cannot finish alone.
     if work_order.current_position == 1:
         checker = member("ops_checker")
-        client.force_login(checker)
+        login_verified_staff(client, checker)
         decide(client, work_order)
-        client.force_login(insider)
+        login_verified_staff(client, insider)
     work_order.refresh_from_db()
     assert work_order.current_position == 3  # Treasury sign-off: 2 of Treasury
     answer = decide(client, work_order)
@@ -114,13 +115,13 @@ def test_one_account_of_any_role_cannot_verify_an_address_and_approve_a_withdraw
 
 def test_a_micropayment_claim_is_verified_by_a_second_person(client, tron_address):
     maker, checker = member("ops_maker"), member("ops_checker")
-    client.force_login(maker)
+    login_verified_staff(client, maker)
     response = client.post(ADDRESSES, {"action": "micropayment_seen_action", ACTION_CHECKBOX_NAME: [tron_address.pk],
                                        "apply": "1", "tx_hash": "cd" * 32, "reason": ""})
     assert any("waits for a second person" in m for m in messages_of(response))
     review = work_order_for_subject(tron_address, type=WORK_ORDER_TYPE)
     assert review.context["method"] == "micropayment" and review.context["tx_hash"] == "cd" * 32
-    client.force_login(checker)
+    login_verified_staff(client, checker)
     decide(client, review)
     tron_address.refresh_from_db()
     assert (tron_address.status, tron_address.verification_method, tron_address.micropayment_tx_hash) == (
@@ -129,7 +130,7 @@ def test_a_micropayment_claim_is_verified_by_a_second_person(client, tron_addres
 
 
 def test_a_micropayment_claim_without_a_hash_on_an_unreadable_chain_changes_nothing(client, tron_address):
-    client.force_login(member("ops_maker"))
+    login_verified_staff(client, member("ops_maker"))
     response = client.post(ADDRESSES, {"action": "micropayment_seen_action",
                                        ACTION_CHECKBOX_NAME: [tron_address.pk], "apply": "1", "tx_hash": ""})
     assert any("give the transaction hash" in m for m in messages_of(response))
@@ -148,7 +149,7 @@ def reject_from_list(client, order, reason="not this one"):
 def test_reject_action_on_a_pending_order_is_the_actors_work_order_decision(client, big_order):
     checker = member("ops_checker")
     checker.user_permissions.add(Permission.objects.get(codename="reject_withdrawal"))
-    client.force_login(checker)
+    login_verified_staff(client, checker)
     reject_from_list(client, big_order)
     big_order.refresh_from_db()
     work_order = WorkOrder.objects.get(pk=work_order_for_subject(big_order).pk)
@@ -157,7 +158,7 @@ def test_reject_action_on_a_pending_order_is_the_actors_work_order_decision(clie
 
 
 def test_reject_action_by_someone_outside_the_step_group_is_refused_and_changes_nothing(client, big_order):
-    client.force_login(member("ops_maker"))  # may reject before sending, decides no work order
+    login_verified_staff(client, member("ops_maker"))  # may reject before sending, decides no work order
     answer = reject_from_list(client, big_order)
     assert any("Only members of" in m for m in answer)
     big_order.refresh_from_db()
@@ -190,7 +191,7 @@ def test_the_address_was_never_verified_by_the_queue_alone(client, wallet):
     """Approve from the review queue without an open work order: refused, nothing changes."""
     address = AddressFactory(customer=wallet.customer, network=wallet.coin.network, status="pending_review",
                              verified_at=None, usable_from=None)
-    client.force_login(member("ops_checker"))
+    login_verified_staff(client, member("ops_checker"))
     response = client.post(reverse("admin:withdrawals_addressreviewitem_changelist"), {
         "action": "approve_addresses", ACTION_CHECKBOX_NAME: [address.pk], "apply": "1", "reason": "fine"})
     assert any("no open review work order" in m for m in messages_of(response))
@@ -218,7 +219,7 @@ def test_a_micropayment_found_on_chain_verifies_the_address(client, eth_micropay
     anvil, address = eth_micropayment
     anvil.send_eth(address.micropayment_to, address.micropayment_amount + Decimal("0.00000001"),
                    sender=anvil.accounts[5])  # another amount first: not it
-    client.force_login(member("ops_maker"))
+    login_verified_staff(client, member("ops_maker"))
     response = client.post(ADDRESSES, {"action": "micropayment_seen_action", ACTION_CHECKBOX_NAME: [address.pk],
                                        "apply": "1", "tx_hash": "", "reason": ""})
     assert any("No transfer of" in m for m in messages_of(response))
@@ -239,7 +240,7 @@ def test_a_micropayment_found_on_chain_verifies_the_address(client, eth_micropay
 def test_a_transfer_from_another_address_does_not_verify(client, eth_micropayment):
     anvil, address = eth_micropayment
     anvil.send_eth(address.micropayment_to, address.micropayment_amount, sender=anvil.accounts[7])
-    client.force_login(member("ops_maker"))
+    login_verified_staff(client, member("ops_maker"))
     response = client.post(ADDRESSES, {"action": "micropayment_seen_action", ACTION_CHECKBOX_NAME: [address.pk],
                                        "apply": "1", "tx_hash": "", "reason": ""})
     assert any("No transfer of" in m for m in messages_of(response))

@@ -257,6 +257,11 @@ def transfer(to: address, amount: uint256) -> bool:
 @view
 def balanceOf(owner: address) -> uint256:
     return 10 ** 30
+
+@external
+@view
+def decimals() -> uint8:
+    return 6
 """
 
 
