@@ -63,6 +63,8 @@ def _record_openings(scene) -> None:
         assert HotWalletOpening.objects.get(pk=opening.pk).status == "pending"
         work_order_decide(work_order=work_order, actor=scene.checker, decision="approve", comment="checked")
         assert HotWalletOpening.objects.get(pk=opening.pk).status == "active"
+        [move] = opening.history.all()  # through the one transition recipe, audited
+        assert (move.from_status, move.to_status, move.actor) == ("pending", "active", scene.checker)
 
 
 def _outcomes() -> dict[str, str]:

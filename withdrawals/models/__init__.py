@@ -14,5 +14,9 @@ from withdrawals.models.orders import (  # noqa: F401
     WithdrawalTransactionStateChange,
 )
 from withdrawals.models.otp import TotpDevice  # noqa: F401
-from withdrawals.models.reconciliation import HotWalletOpening, ReconciliationAlert  # noqa: F401
+from withdrawals.models.reconciliation import (  # noqa: F401
+    HotWalletOpening,
+    HotWalletOpeningStatusChange,
+    ReconciliationAlert,
+)
 from withdrawals.models.travel_rule import TravelRuleRecord  # noqa: F401

@@ -9,12 +9,15 @@ order ``atm.va.reconciliation_ack`` is approved (two Treasury members).
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django_fsm import FSMField, FSMModelMixin, transition
 
 from core.amounts import format_amount
 from core.fields import AmountField
+from core.history import StatusChange
+from core.transitions import Audited
 
 
-class HotWalletOpening(models.Model):
+class HotWalletOpening(Audited, FSMModelMixin, models.Model):
     """What a hot wallet held of a currency at ``as_of``, as staff counted it on the chain.
 
     Reconciliation starts from the active opening of (network, address, currency) and adds the
@@ -34,7 +37,7 @@ class HotWalletOpening(models.Model):
     as_of = models.DateTimeField(help_text="When the balance was read; movements after it are added.")
     reason = models.TextField()
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = FSMField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True, protected=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -51,6 +54,28 @@ class HotWalletOpening(models.Model):
     def __str__(self) -> str:
         return (f"Opening {format_amount(self.amount)} {self.currency.code} on {self.network.code} "
                 f"{self.address} as of {self.as_of:%Y-%m-%d %H:%M}")
+
+    def transition_audit_row(self, *, from_state, to_state, actor, reason, transition):
+        return HotWalletOpeningStatusChange(opening=self, from_status=from_state, to_status=to_state, actor=actor,
+                                            reason=reason)
+
+    @transition(field=status, source=Status.PENDING, target=Status.ACTIVE)
+    def activate(self):
+        pass
+
+    @transition(field=status, source=Status.ACTIVE, target=Status.SUPERSEDED)
+    def supersede(self):
+        pass
+
+    @transition(field=status, source=Status.PENDING, target=Status.REJECTED)
+    def reject(self):
+        pass
+
+
+class HotWalletOpeningStatusChange(StatusChange):
+    """Audit row for every move of an opening balance."""
+
+    opening = models.ForeignKey(HotWalletOpening, on_delete=models.PROTECT, related_name="history")
 
 
 class ReconciliationAlert(models.Model):

@@ -31,6 +31,7 @@ from chains.models import Coin, Currency, KillSwitchChange, Network
 from chains.services import sending_pause_set
 from core.amounts import format_amount
 from core.errors import DomainError
+from core.transitions import locked, transition_apply, transition_apply_all
 from withdrawals.models import HotWalletOpening, ReconciliationAlert
 from withdrawals.selectors.reconciliation import (
     Expected,
@@ -85,14 +86,16 @@ def hot_wallet_opening_activate(*, opening: HotWalletOpening | int, actor) -> Ho
     """The work order approved: this opening replaces the wallet's active one (which is superseded)."""
     with transaction.atomic():
         pk = opening.pk if isinstance(opening, HotWalletOpening) else opening
-        opening = HotWalletOpening.objects.select_for_update().get(pk=pk)
+        opening = locked(HotWalletOpening, pk)
         if opening.status != HotWalletOpening.Status.PENDING:
             return opening
-        HotWalletOpening.objects.filter(network=opening.network_id, address=opening.address,
-                                        currency=opening.currency_id, status=HotWalletOpening.Status.ACTIVE
-                                        ).update(status=HotWalletOpening.Status.SUPERSEDED)
-        opening.status, opening.decided_by, opening.decided_at = HotWalletOpening.Status.ACTIVE, actor, timezone.now()
-        opening.save(update_fields=["status", "decided_by", "decided_at"])
+        previous = HotWalletOpening.objects.select_for_update().filter(
+            network=opening.network_id, address=opening.address, currency=opening.currency_id,
+            status=HotWalletOpening.Status.ACTIVE)
+        transition_apply_all(list(previous), "supersede", actor=actor, reason=f"Replaced by opening {opening.pk}")
+        opening.decided_by, opening.decided_at = actor, timezone.now()
+        transition_apply(opening, "activate", actor=actor, reason="Work order approved",
+                         fields=("decided_by", "decided_at"))
     logger.info("hot-wallet opening %s active (approved by %s)", opening, actor)
     return opening
 
@@ -100,12 +103,11 @@ def hot_wallet_opening_activate(*, opening: HotWalletOpening | int, actor) -> Ho
 def hot_wallet_opening_reject(*, opening: HotWalletOpening | int, actor, reason: str) -> HotWalletOpening:
     with transaction.atomic():
         pk = opening.pk if isinstance(opening, HotWalletOpening) else opening
-        opening = HotWalletOpening.objects.select_for_update().get(pk=pk)
+        opening = locked(HotWalletOpening, pk)
         if opening.status != HotWalletOpening.Status.PENDING:
             return opening
-        opening.status, opening.decided_by, opening.decided_at = (HotWalletOpening.Status.REJECTED, actor,
-                                                                  timezone.now())
-        opening.save(update_fields=["status", "decided_by", "decided_at"])
+        opening.decided_by, opening.decided_at = actor, timezone.now()
+        transition_apply(opening, "reject", actor=actor, reason=reason, fields=("decided_by", "decided_at"))
     logger.info("hot-wallet opening %s rejected by %s: %s", opening, actor, reason)
     return opening
 
