@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from approvals import admin_access  # noqa: F401 - registers Users, Groups and the access changes
 from approvals.admin_config import ConfigChangeAdminMixin, ConfigHistoryWithWaitingMixin
 from approvals.forms import DecisionForm
 from approvals.models import (

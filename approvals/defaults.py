@@ -55,6 +55,11 @@ DEFAULT_FLOWS: dict[str, list[tuple]] = {
     WorkOrderType.CONFIG_CHANGE: [
         ("Configuration check", CONFIGURATION_CHECKERS, 1, Condition.ALWAYS, None, ""),
     ],
+    # Staff status, groups and permissions granted: another configuration admin, never the
+    # requester nor the account concerned (approvals/services/access_changes.py).
+    WorkOrderType.STAFF_ACCESS_CHANGE: [
+        ("Access check", CONFIGURATION_CHECKERS, 1, Condition.ALWAYS, None, ""),
+    ],
 }
 
 # Model permissions each default group gets (so its members can use the admin pages).
@@ -65,5 +70,5 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
     TREASURY: ["view_workorder", "view_myqueue", "view_feereserverequest", "add_feereserverequest",
                "view_pricequote", "add_pricequote", "change_pricequote"],
     ADDRESS_REVIEWERS: ["view_workorder", "view_myqueue"],
-    CONFIGURATION_CHECKERS: ["view_workorder", "view_myqueue", "view_configchange"],
+    CONFIGURATION_CHECKERS: ["view_workorder", "view_myqueue", "view_configchange", "view_accesschange"],
 }

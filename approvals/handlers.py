@@ -7,6 +7,8 @@
 - ``screen(subject, context) -> ScreeningResult | None``: the screening gate (None: not screened);
 - ``on_approved(work_order, actor)`` / ``on_rejected(work_order, actor, reason)``: called inside
   the deciding transaction, with the subject's own services;
+- ``checker_problems(work_order, actor) -> list[str]``: reasons this person may not approve
+  (besides the engine's maker and group checks);
 - ``gate_errors(work_order) -> list[str]``: reasons the final approval cannot complete yet;
   ``gate_error_code`` is the DomainError code raised for them;
 - ``gate_panel(work_order, user, gate_errors) -> dict | None``: the gate as the approval panel
@@ -45,6 +47,11 @@ class WorkOrderHandler:
         pass
 
     def gate_errors(self, work_order) -> list[str]:
+        return []
+
+    def checker_problems(self, work_order, actor) -> list[str]:
+        """Why ``actor`` may not approve although a member of the step's group (e.g. the account
+        whose access the work order grants); refused as ``maker_cannot_approve`` at every step."""
         return []
 
     def gate_panel(self, work_order, user, gate_errors: list[str]) -> dict | None:
@@ -141,3 +148,34 @@ class ConfigChangeHandler(WorkOrderHandler):
 
 
 register(WorkOrderType.CONFIG_CHANGE, ConfigChangeHandler())
+
+
+class AccessChangeHandler(WorkOrderHandler):
+    """``atm.staff.access_change``: an AccessChange (staff status, groups, permissions granted);
+    approval applies it, rejection drops it. The account concerned never approves its own access."""
+
+    def context(self, change) -> dict:
+        return {"target": change.target_label, "grants": change.summary(), "maker_reason": change.reason}
+
+    def checker_problems(self, work_order, actor) -> list[str]:
+        from approvals.models import AccessChange
+        from approvals.services.access_changes import access_change_checker_problems
+
+        change = AccessChange.objects.filter(pk=work_order.object_id).first()
+        return [] if change is None else access_change_checker_problems(change, actor)
+
+    def on_approved(self, work_order, actor) -> None:
+        from approvals.services.access_changes import access_change_apply
+
+        access_change_apply(change_id=work_order.object_id, actor=actor)
+
+    def on_rejected(self, work_order, actor, reason: str) -> None:
+        from approvals.services.access_changes import access_change_close
+
+        access_change_close(change_id=work_order.object_id, actor=actor, reason=reason)
+
+    def describe(self, change) -> str:
+        return f"{change.target_label}: {change.summary()}"
+
+
+register(WorkOrderType.STAFF_ACCESS_CHANGE, AccessChangeHandler())

@@ -36,6 +36,7 @@ class WorkOrderType(models.TextChoices):
     RECONCILIATION_ACK = "atm.va.reconciliation_ack", "Reconciliation alert acknowledgement (atm.va.reconciliation_ack)"
     WITHDRAW_RESOLVE = "atm.va.withdraw_resolve", "Withdrawal resolution (atm.va.withdraw_resolve)"
     CONFIG_CHANGE = "atm.config.change", "Configuration change (atm.config.change)"
+    STAFF_ACCESS_CHANGE = "atm.staff.access_change", "Staff access change (atm.staff.access_change)"
 
 
 class Condition(models.TextChoices):
@@ -553,3 +554,82 @@ class ConfigChangeStatusChange(StatusChange):
     """Audit row for every move of a configuration change."""
 
     change = models.ForeignKey(ConfigChange, on_delete=models.PROTECT, related_name="history")
+
+
+class AccessChange(Audited, FSMModelMixin, models.Model):
+    """A change of who may do what (docs/SECURITY.md, atm.staff.access_change): a user's staff,
+    superuser and active flags, groups and permissions, or a group's permissions.
+
+    ``access_change_propose`` applies what tightens at once (``applied_at_once``: a flag turned
+    off, a group or permission removed) and keeps what loosens here (``changes``: staff or
+    superuser status granted, a deactivated staff account activated, a group or permission added),
+    pending, with its work order; the work order's approval by a second person (neither the
+    requester nor the account concerned) applies it. ``changes`` holds ``{"flags": {"is_staff":
+    true}, "groups": {"<id>": "<name>"}, "permissions": ["app_label.codename"]}``.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a second person"
+        APPLIED = "applied", "Applied"
+        REJECTED = "rejected", "Rejected"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="+", help_text="The account whose access changes.")
+    group = models.ForeignKey("auth.Group", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                              help_text="The group whose permissions change.")
+    target_label = models.CharField(max_length=300, blank=True, help_text="The target as it was described.")
+    changes = models.JSONField(default=dict, blank=True, help_text="What waits for the second person.")
+    applied_at_once = models.JSONField(default=dict, blank=True,
+                                       help_text="What tightened (flags off, groups or permissions removed): "
+                                                 "applied when proposed.")
+    maker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                              help_text="Who requested it; never approves it.")
+    reason = models.TextField(blank=True)
+    status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True, db_index=True)
+    work_order = models.ForeignKey(WorkOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", help_text="Who approved or rejected the work order.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(user__isnull=False, group__isnull=True)
+                                   | Q(user__isnull=True, group__isnull=False),
+                                   name="access_change_one_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"AC{self.pk} {self.target_label}"
+
+    def summary(self) -> str:
+        """``is_staff on; groups + Treasury; permissions + auth.change_user`` (what waits)."""
+        return access_summary(self.changes, added="+")
+
+    def transition_audit_row(self, *, from_state, to_state, actor, reason, transition):
+        return AccessChangeStatusChange(change=self, from_status=from_state, to_status=to_state,
+                                        actor=actor, reason=reason)
+
+    @transition(field=status, source=Status.PENDING, target=Status.APPLIED)
+    def apply(self):
+        pass
+
+    @transition(field=status, source=Status.PENDING, target=Status.REJECTED)
+    def reject(self):
+        pass
+
+
+def access_summary(values: dict, *, added: str) -> str:
+    parts = [f"{name} {'on' if on else 'off'}" for name, on in sorted((values.get("flags") or {}).items())]
+    if values.get("groups"):
+        parts.append(f"groups {added} " + ", ".join(sorted(values["groups"].values())))
+    if values.get("permissions"):
+        parts.append(f"permissions {added} " + ", ".join(sorted(values["permissions"])))
+    return "; ".join(parts)
+
+
+class AccessChangeStatusChange(StatusChange):
+    """Audit row for every move of an access change."""
+
+    change = models.ForeignKey(AccessChange, on_delete=models.PROTECT, related_name="history")

@@ -101,3 +101,27 @@ def staff_session_mark_fresh(*, request) -> None:
 def staff_totp_secret(*, device: StaffTotpDevice) -> str:
     """The base32 secret, for the enrolment page and the demo's ``demo_otp`` only."""
     return field_decrypt(device.secret_encrypted)
+
+
+def staff_superusers_demote(*, usernames: list[str] | None = None, reason: str = "") -> list[str]:
+    """Take the superuser flag off the named active superusers (all of them when ``usernames`` is
+    None). A tightening change, so it applies at once; recorded by the pghistory triggers of the
+    user table (customers.TrackedUser) with the reason. Returns the usernames demoted; an unknown
+    or non-superuser name is refused (``validation_error``) and nothing changes."""
+    import pghistory
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    with transaction.atomic(), pghistory.context(reason=reason or "Superuser demoted (no superuser outside the demo)."):
+        rows = user_model.objects.select_for_update().filter(is_superuser=True, is_active=True)
+        if usernames is not None:
+            rows = rows.filter(username__in=usernames)
+        found = sorted(rows.values_list("username", flat=True))
+        missing = sorted(set(usernames or ()) - set(found))
+        if missing:
+            raise DomainError("validation_error", f"Not an active superuser: {', '.join(missing)}.", field="usernames")
+        for user in rows:
+            user.is_superuser = False
+            user.save(update_fields=["is_superuser"])
+    logger.info("superusers demoted: %s", found)
+    return found

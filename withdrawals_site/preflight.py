@@ -162,10 +162,48 @@ def check_production_secrets() -> Problem | None:
                    f"DEBUG is off ({why}) and " + "; ".join(missing))
 
 
+DEMOTE_COMMAND = "manage.py staff_demote_superusers"
+
+
+def active_superusers() -> list[str]:
+    """Usernames of the active superusers (none before the first migration)."""
+    from django.contrib.auth import get_user_model
+    from django.db import DatabaseError
+
+    try:
+        return list(get_user_model().objects.filter(is_superuser=True, is_active=True)
+                    .order_by("username").values_list("username", flat=True))
+    except DatabaseError:  # not migrated yet (or no database): no account to refuse
+        return []
+
+
+def check_superusers() -> Problem | None:
+    """With DEBUG off (outside the demo) an active superuser stops every start path: it holds every
+    permission at once and could change groups, flows and settings without the four-eyes flows.
+    The fix is a tightening change, so it applies at once: ``manage.py staff_demote_superusers``."""
+    from django.conf import settings
+
+    if settings.DEBUG:
+        return None
+    names = active_superusers()
+    if not names:
+        return None
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return Problem("Production", f"{DEMOTE_COMMAND} {' '.join(names[:10])}; or DEBUG=1 on a development machine",
+                   f"DEBUG is off and {len(names)} active superuser(s) exist ({shown}): a superuser bypasses "
+                   "the roles and the four-eyes flows; demote them (staff roles instead, docs/ROLES.md)")
+
+
+def production_problems() -> list[Problem]:
+    """What stops every start path in production: development secrets, an active superuser."""
+    return [p for p in (check_production_secrets(), check_superusers()) if p is not None]
+
+
 def production_or_exit(*, stream=None) -> None:
     """The check every start path makes (runconsole, wsgi, Celery worker and beat): one
-    ``Configuration error:`` line and exit status 2 when DEBUG is off and a secret is missing."""
-    problem = check_production_secrets()
+    ``Configuration error:`` line and exit status 2 when DEBUG is off and a secret is missing,
+    then (secrets in order) when an active superuser exists."""
+    problem = check_production_secrets() or check_superusers()
     if problem is None:
         return
     print(f"Configuration error: {problem}", file=stream or sys.stderr)
@@ -212,6 +250,10 @@ def preflight_problems(*, chains: bool = True) -> list[Problem]:
     problem = check_database(settings.DATABASES["default"])
     if problem:
         problems.append(problem)
+    else:  # the database answers: an active superuser outside the demo stops the start
+        problem = check_superusers()
+        if problem:
+            problems.append(problem)
     problem = check_redis(settings.REDIS_URL)
     if problem:
         problems.append(problem)
@@ -233,9 +275,10 @@ def preflight_problems(*, chains: bool = True) -> list[Problem]:
 
 
 def superuser_warnings(*, debug: bool | None = None) -> list[str]:
-    """Outside DEBUG (i.e. not the demo), an active superuser is a warning: it holds every
-    permission of every role at once (the approvals engine still refuses it any decision outside
-    its groups, but it may edit groups, flows and settings alone). docs/ROLES.md."""
+    """Outside DEBUG (i.e. not the demo), an active superuser: every start path refuses to start
+    (``check_superusers``); ``manage.py check`` only warns, so that migrate and the demote command
+    still run. It holds every permission of every role at once (the approvals engine still refuses
+    it any decision outside its groups, but it may edit groups, flows and settings alone)."""
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import DatabaseError
@@ -249,8 +292,9 @@ def superuser_warnings(*, debug: bool | None = None) -> list[str]:
         return []
     if not names:
         return []
-    return [f"DEBUG is off and {len(names)} active superuser(s) exist ({', '.join(names)}): give staff roles "
-            "instead (docs/ROLES.md) and deactivate them (the demo's 'admin' is for the demo only)."]
+    return [f"DEBUG is off and {len(names)} active superuser(s) exist ({', '.join(names)}): the console refuses "
+            f"to start; give staff roles instead (docs/ROLES.md) and run {DEMOTE_COMMAND} (the demo's 'admin' "
+            "is for the demo only)."]
 
 
 def superuser_check(app_configs=None, **kwargs):
@@ -261,13 +305,10 @@ def superuser_check(app_configs=None, **kwargs):
 
 
 def preflight_or_exit(*, chains: bool = True, stream=None) -> None:
-    """Print each problem on one line to stderr and exit with status 2; return when all is well.
-    Warnings (an active superuser outside DEBUG) are printed and do not stop the start."""
+    """Print each problem on one line to stderr and exit with status 2; return when all is well."""
     problems = preflight_problems(chains=chains)
     stream = stream or sys.stderr
     if not problems:
-        for warning in superuser_warnings():
-            print(f"Warning: {warning}", file=stream)
         return
     for problem in problems:
         print(f"Configuration error: {problem}", file=stream)

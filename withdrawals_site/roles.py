@@ -7,7 +7,8 @@ names stay). Compliance and Treasury are both at once. Nobody here is a superuse
 moves money alone: every money move is a work order whose maker never decides it.
 
 Migration ``withdrawals_site/0001_staff_roles`` seeds the role groups from ``ROLES``; add people
-with ``role_grant`` (the demo does) or Admin → Users (the user in each group of the role).
+with ``role_grant`` (the demo's setup does) or Admin → Users (the user in each group of the role; a
+group added there waits for a second person, work order ``atm.staff.access_change``).
 ``ROLE_ACCESS`` is the expected admin access of each role, asserted by
 tests/site/test_roles_matrix.py and rendered into docs/ROLES.md.
 """
@@ -24,6 +25,9 @@ CONFIGURATION_ADMINS = "Configuration admins"
 AUDITORS = "Auditors"
 
 ALL_VIEW = "*.view_*"  # every view permission of every installed model, and nothing else
+# Admin → Users / Groups; what they grant waits for a second person (approvals/services/access_changes.py).
+STAFF_ACCESS_PERMISSIONS = ("auth.view_user", "auth.add_user", "auth.change_user", "auth.view_group",
+                            "auth.add_group", "auth.change_group", "approvals.view_accesschange")
 
 # What all operations staff read to do their work.
 _OPS_VIEWS = (
@@ -76,10 +80,13 @@ ROLES: tuple[Role, ...] = (
           "chains.view_coin", "chains.add_coin", "chains.change_coin", "chains.enable_coin",
           "approvals.view_approvalflow", "approvals.add_approvalflow", "approvals.change_approvalflow",
           "approvals.view_approvalstep", "approvals.add_approvalstep", "approvals.change_approvalstep",
-          "approvals.delete_approvalstep", "customers.view_tenant", "customers.change_tenant"),
+          "approvals.delete_approvalstep", "customers.view_tenant", "customers.change_tenant",
+          *STAFF_ACCESS_PERMISSIONS),
          "Keeps networks, currencies, coins (limits, enable / disable) and approval flows; a loosening change "
-         "waits for another configuration admin (atm.config.change), who decides it. Sees no customer "
-         "data and decides no work order."),
+         "waits for another configuration admin (atm.config.change), who decides it. Keeps the staff accounts: "
+         "staff status, groups and permissions granted wait for another configuration admin "
+         "(atm.staff.access_change); removals apply at once. Sees no customer data (customers' accounts are not "
+         "listed), sets no colleague's password and decides no work order of its own."),
     Role("auditor", "Read-only auditor", AUDITORS, (), (ALL_VIEW,),
          "Views every admin page; changes nothing, decides nothing; runs no action but the securities CSV "
          "export (a read of the rows shown)."),
@@ -156,7 +163,8 @@ ROLE_ACCESS: dict[str, dict[str, set[str]]] = {
     },
     "config_admin": {
         "pages": {"chains.currency", "chains.network", "chains.coin", "approvals.approvalflow", "customers.tenant",
-                  "approvals.configchange", "approvals.workorder", "approvals.myqueue"},
+                  "approvals.configchange", "approvals.accesschange", "approvals.workorder", "approvals.myqueue",
+                  "auth.user", "auth.group"},
         "actions": {"chains.coin:enable", "chains.coin:disable", "chains.coin:refresh_fee_estimate",
                     "approvals.approvalflow:new_version", "approvals.approvalflow:activate"},
     },

@@ -170,6 +170,10 @@ def work_order_decide(*, work_order: WorkOrder | int, actor, decision: str, comm
         if refusal is not None:
             raise refusal
         handler = get_handler(work_order.type)
+        if decision == WorkOrderDecision.Decision.APPROVE:
+            problems = handler.checker_problems(work_order, actor)
+            if problems:
+                raise DomainError("maker_cannot_approve", " ".join(problems))
 
         if decision == WorkOrderDecision.Decision.REJECT:
             _record(work_order, step, actor, decision, comment)

@@ -151,14 +151,18 @@ class Command(BaseCommand):
                 user.save()
                 role_grant(user=user, role=role)
             staff[username] = user
-        # Demo only (docs/ROLES.md): a superuser sees every page but decides no work order (the
-        # engine refuses non-members); outside the demo, preflight warns while one is active.
-        admin, created = user_model.objects.get_or_create(
-            username="admin", defaults={"is_staff": True, "is_superuser": True})
-        if created:
-            admin.set_password(DEMO_PASSWORD)
-            admin.save()
-        staff["admin"] = admin
+        # The demo's setup, not a staff action: the users and groups above are created directly,
+        # not through the four-eyes access changes (docs/SECURITY.md). The embedded demo (DEBUG)
+        # only: a superuser sees every page but decides no work order (the engine refuses
+        # non-members); with DEBUG off every start path refuses while one is active, so a --demo
+        # database without DEBUG gets no 'admin'.
+        if settings.DEBUG:
+            admin, created = user_model.objects.get_or_create(
+                username="admin", defaults={"is_staff": True, "is_superuser": True})
+            if created:
+                admin.set_password(DEMO_PASSWORD)
+                admin.save()
+            staff["admin"] = admin
         return staff
 
     def _staff_authenticators(self, staff: dict) -> None:
