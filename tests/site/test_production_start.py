@@ -294,3 +294,30 @@ def test_runconsole_probes_its_web_child_with_an_allowed_host(settings):
     assert runconsole._probe_host(8000) == "127.0.0.1:8000"
     settings.ALLOWED_HOSTS = [".example", "console.example"]
     assert runconsole._probe_host(8000) == "console.example"
+
+
+# --- no superuser outside the demo ---------------------------------------------------------------
+
+@pytest.mark.parametrize("start", [
+    pytest.param([sys.executable, "manage.py", "runconsole"], id="runconsole"),
+    pytest.param([sys.executable, "-m", "gunicorn", "withdrawals_site.wsgi", "--bind", "127.0.0.1:0", "--workers", "1"],
+                 id="gunicorn"),
+    pytest.param([sys.executable, "-m", "celery", "-A", "withdrawals_site", "worker", "--pool", "solo", "-Q",
+                  f"never-{uuid.uuid4().hex}", "-l", "warning"], id="celery-worker"),
+])
+def test_every_start_path_refuses_an_active_superuser_in_one_line_and_writes_nothing(start, foreign_database):
+    """A console database (here just its user table) holding an active superuser, real secrets,
+    DEBUG unset: each start path names the account and the demote command, and writes nothing."""
+    with foreign_database["connect"]() as conn:
+        conn.execute("CREATE TABLE auth_user (id int PRIMARY KEY, username text, is_superuser bool, is_active bool)")
+        conn.execute("INSERT INTO auth_user VALUES (1, 'root', true, true), (2, 'gone', true, false), "
+                     "(3, 'ops1', false, true)")
+    before = tables(foreign_database["connect"])
+    env = base_env(DATABASE_URL=foreign_database["url"], REDIS_URL=settings.REDIS_URL, **production_secrets())
+    result = run(start, env)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = error_lines(result)
+    assert len(lines) == 1, result.stdout + result.stderr
+    assert "1 active superuser(s) exist (root)" in lines[0] and "staff_demote_superusers root" in lines[0], lines
+    assert tables(foreign_database["connect"]) == before == {"auth_user": 3}
