@@ -43,7 +43,7 @@ def user_form(user, **changes) -> dict:
     """The admin's change form of ``user`` as the browser posts it, with ``changes``."""
     form = AccessUserAdmin.form(instance=user)
     data = {}
-    for name, field in form.fields.items():
+    for name in form.fields:
         if name == "password":
             continue
         value = form.initial.get(name)

@@ -29,7 +29,8 @@ decide, superusers included. A role grants what its work needs and nothing more:
   are the ones the flows reference (by FK), so they stay; Compliance and Treasury are both at once.
 
 The groups are seeded by migration `withdrawals_site/0001_staff_roles`; staff join a role by being
-put in each of its groups (`withdrawals_site.roles.role_grant`, or Admin → Users). The Auditors group
+put in each of its groups (`withdrawals_site.roles.role_grant` in the demo's setup, or Admin → Users,
+where each group added waits for a second person). The Auditors group
 gets every view permission after each `migrate`, including models added later, and nothing else.
 
 """
@@ -50,10 +51,20 @@ OUTRO = """
   the order's history.
 - **Fee reserve**: a top-up or a sub→main transfer is requested by one Treasury member and
   approved by another.
-- **Superusers**: the demo's `admin` is a demo-only account (README, demo logins). A superuser sees
-  every page but decides no work order outside its groups. With `DEBUG` off, `manage.py runconsole`
-  prints a warning and `manage.py check --deploy` reports `withdrawals_site.W001` while an active
-  superuser exists. Changing users, groups and permissions four-eyed is outside this page.
+- **Staff access**: granting staff status, a group or a permission (to a user or a group), or
+  activating a deactivated staff account, takes effect only when another member of Configuration
+  checkers approves its `atm.staff.access_change` work order: never the requester, never the
+  account concerned. Admin → Users / Groups save those fields as pending requests (the message says
+  so); removing a group or a permission and deactivating apply at once. Only the configuration
+  admins change users and groups; they see no customer account and set no colleague's password.
+  The demo's setup (`seed_demo`, `role_grant`) creates its users and groups directly.
+- **Superusers**: none outside the demo. The embedded demo's `admin` (DEBUG on) is a demo-only
+  account (README, demo logins); it sees every page but decides no work order outside its groups.
+  With `DEBUG` off every start path (`manage.py runconsole`, gunicorn's wsgi, the Celery worker and
+  beat) refuses in one `Configuration error:` line while an active superuser exists, naming the
+  accounts; `manage.py staff_demote_superusers [USERNAME ...]` removes the flag (a tightening change,
+  at once). `manage.py check` only warns (`withdrawals_site.W001`), so migrate and the demote run;
+  a superuser is never granted through the access changes outside the demo.
 """
 
 
