@@ -199,14 +199,15 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = os.environ.get("SESSION_COOKIE_SAMESITE", "Lax")
 CSRF_COOKIE_SAMESITE = os.environ.get("CSRF_COOKIE_SAMESITE", "Lax")
-# Content-Security-Policy (django-csp 4): everything from this origin only; no inline scripts.
-# Inline *styles* stay allowed: the admin's status colours (PAUSED, SHORT by ...) are style
-# attributes, and a style cannot run code.
+# Content-Security-Policy (django-csp 4): everything from this origin only; no inline script and
+# no inline style (an injected <style> or style attribute could restyle a decision page: hide a
+# warning, overlay a button). The console's styles are files (withdrawals_site/static/console/);
+# Django's and drf-spectacular's few inline <style> blocks are overridden in templates/.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'", "'unsafe-inline'"],
+        "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],  # Swagger UI's and the admin's icons are data: URIs
         "font-src": ["'self'"],
         "connect-src": ["'self'"],

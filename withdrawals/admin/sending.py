@@ -34,8 +34,8 @@ def _flip(*, network, paused: bool):
 def _state_badge(paused: bool):
     """A kill switch's state in words and colour: a tick for "paused" read as "all good"."""
     if paused:
-        return format_html('<b style="color:#fff;background:#ba2121;padding:1px 6px;border-radius:3px">PAUSED</b>')
-    return format_html('<span style="color:#2e7d32;font-weight:bold">sending</span>')
+        return format_html('<b class="state-badge paused">PAUSED</b>')
+    return format_html('<span class="state-sending">sending</span>')
 
 
 class FlipKillSwitchMixin:
@@ -150,7 +150,7 @@ class KillSwitchChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="flip", ordering="paused")
     def flip(self, obj):
-        return _state_badge(True) if obj.paused else format_html("<span style=\"color:#2e7d32\">resumed</span>")
+        return _state_badge(True) if obj.paused else format_html('<span class="text-ok">resumed</span>')
 
 
 @admin.register(FeeReserveCoin)
