@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fixtures.worker",
     "tests.fixtures.pipeline",
     "tests.fixtures.staff",
+    "tests.fixtures.csp",
 ]
 
 
