@@ -42,7 +42,13 @@ def browser_page(monkeypatch):
         context = browser.new_context()
         page = context.new_page()
         page.set_default_timeout(15_000)
+        # Chromium reports each Content-Security-Policy refusal (an inline style or script the
+        # policy blocked) on the console: none may happen on any page a browser test opens.
+        page.csp_violations = []
+        page.on("console", lambda message: page.csp_violations.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
         yield page
+        assert page.csp_violations == [], page.csp_violations
         context.close()
         browser.close()
         # The test's ORM calls ran under Playwright's event loop, on a connection of that context: close it.
@@ -173,3 +179,40 @@ def test_a_passkey_is_the_second_factor_at_sign_in_and_before_a_kill_switch_flip
     assert "Sending paused" in page.content()
     assert Network.objects.get(pk=network.pk).sending_paused
     shot(page, "8-passkey-action-done")
+
+
+def test_enrolment_admin_pages_and_the_api_docs_render_under_the_strict_policy(transactional_db, live_server,
+                                                                               browser_page, settings):
+    """No 'unsafe-inline' for styles: the enrolment page (QR code), admin lists and forms, the Users
+    page and Swagger UI render with their styles from files, and the browser reports no refusal."""
+    import pyotp
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    page, base = browser_page, live_server.url
+    user = StaffFactory(username="csp-browser", is_superuser=True)
+    CoinFactory()
+
+    login(page, base, user, "")
+    page.wait_for_url(f"{base}/admin/2fa/enrol/**")
+    policy = page.request.get(f"{base}/admin/2fa/enrol/").headers["content-security-policy"]
+    assert "unsafe-inline" not in policy and "style-src 'self'" in policy
+    qr = page.locator("#totp-qr")
+    assert qr.locator("svg").is_visible()
+    assert qr.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 255, 255)"  # console.css applied
+    shot(page, "9-csp-enrolment")
+    secret = page.locator("#totp-key").inner_text().replace(" ", "")
+    page.fill("#id_otp_token", pyotp.TOTP(secret).now())
+    page.click("#enrol-form input[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+
+    for path in ("/admin/", "/admin/chains/network/", "/admin/auth/user/", f"/admin/auth/user/{user.pk}/change/",
+                 "/admin/auth/group/add/", "/admin/approvals/accesschange/"):
+        page.goto(f"{base}{path}")
+        assert page.locator("#site-name").is_visible(), path
+    # The admin's own stylesheet applies (a style file, not inline): the header has its colour.
+    assert page.locator("#header").evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
+
+    page.goto(f"{base}/api/docs/")
+    page.locator(".swagger-ui .info .title").wait_for()
+    assert "Withdrawals console App API" in page.locator(".swagger-ui .info .title").inner_text()
+    shot(page, "10-csp-api-docs")
