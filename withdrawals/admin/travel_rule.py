@@ -88,7 +88,7 @@ def travel_rule_capture_view(model_admin, request, pk: int):
     for name, field in form.fields.items():
         if name != "self_hosted":
             field.widget.attrs.setdefault("class", "vTextField")
-    form.fields["beneficiary_address"].widget.attrs["style"] = "width:34em;font-family:monospace"
+    form.fields["beneficiary_address"].widget.attrs["class"] = "vTextField address-input"  # console.css
     return TemplateResponse(request, "admin/withdrawals/travel_rule_form.html", {
         **model_admin.admin_site.each_context(request), "title": f"Travel-rule data of withdrawal W{order.pk}",
         "form": form, "order": order, "work_order": work_order, "opts": model_admin.model._meta,
