@@ -99,8 +99,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(database_url: str, workers: int, port: int, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=database_url, DEBUG="0", LOG_LEVEL="WARNING")
+def start_gunicorn(database_url: str, workers: int, port: int, log: Path, conn_max_age: int) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=database_url, DEBUG="0", LOG_LEVEL="WARNING",
+               DB_CONN_MAX_AGE=str(conn_max_age))
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "withdrawals_site.wsgi", "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--backlog", "512", "--timeout", "60"],
@@ -180,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers", type=int, default=6000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="gunicorn workers (default: cores)")
+    parser.add_argument("--conn-max-age", type=int, default=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+                        help="DB_CONN_MAX_AGE of the web workers (0: a new PostgreSQL connection per request)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 8 clients, 2 s, 100 customers, 1 round")
     args = parser.parse_args(argv)
     if args.quick:
@@ -218,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         connections.close_all()
         port = free_port()
         log = Path(os.environ.get("TMPDIR", "/tmp")) / f"apibench-gunicorn-{port}.log"
-        server = start_gunicorn(scratch_url, args.workers, port, log)
+        server = start_gunicorn(scratch_url, args.workers, port, log, args.conn_max_age)
         url = f"http://127.0.0.1:{port}/api/v1/withdrawals/"
         asyncio.run(_load(url, pool, 2, 1.0))  # warm the workers (imports, connections)
         runs = []
@@ -236,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
                     for sample in result["failure_samples"]:
                         print(f"    {sample}")
         write_result("api", {"postgres": version, "quick": args.quick, "workers": args.workers,
+                             "conn_max_age": args.conn_max_age,
                              "customers": args.customers, "seconds": args.seconds, "runs": runs,
                              "target": ">= 0.25x pgbench TPC-B tps at the same clients; p99 < 100 ms at 8 clients"})
     finally:
@@ -247,7 +251,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def render(result: dict) -> str:
-    lines = [f"Measured {machine_line(result)}. gunicorn with {result['workers']} sync workers, "
+    lines = [f"Measured {machine_line(result)}. gunicorn with {result['workers']} sync workers "
+             f"(DB_CONN_MAX_AGE={result.get('conn_max_age')}), "
              f"{result['customers']:,} customers (own TOTP secret each), {result['seconds']} s per run.", "",
              "| round | clients | pgbench TPC-B tps | POST withdrawals/s | ratio | p50 | p90 | p99 | non-201 |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
