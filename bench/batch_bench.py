@@ -1,7 +1,7 @@
 """Batched postings against pgbench TPC-B, on the same PostgreSQL, in one run.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/wdc python -m bench batch \
-        [--customers 1000] [--orders 5000] [--batch 500] [--rounds 2] [--quick]
+        [--customers 1000] [--orders 5000] [--batch 1000] [--rounds 2] [--quick]
 
 A scratch database ``<name>_batchbench`` (dropped at the end), migrated, one tenant:
 
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--orders", type=int, default=5000)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=8, help="length of each pgbench run")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 50 customers, 200 orders, 1 round")

@@ -42,23 +42,27 @@ BEGIN
     IF cardinality(v_new_refs) < cardinality(p_refs) THEN  -- replays: the same request, or a conflict
         SELECT e.reference, e.request INTO bad
           FROM unnest(p_refs, p_requests) AS u(ref, request)
+          LEFT JOIN unnest(v_new_refs) AS n(ref) ON n.ref = u.ref
           JOIN ledger_entry e ON e.reference = u.ref
-         WHERE NOT (u.ref = ANY(v_new_refs)) AND e.request IS DISTINCT FROM u.request
+         WHERE n.ref IS NULL AND e.request IS DISTINCT FROM u.request
          LIMIT 1;
         IF FOUND THEN
             PERFORM ledger_raise('ledger_reference_conflict',
                 format('The reference %s was already used for another posting (%s).', bad.reference, bad.request),
                 'reference');
         END IF;
+        -- only the legs of the entries opened now (hash joins: a batch is large)
+        SELECT array_agg(u.ref ORDER BY u.ord), array_agg(u.acc ORDER BY u.ord), array_agg(u.amt ORDER BY u.ord)
+          INTO p_leg_refs, p_leg_accounts, p_leg_amounts
+          FROM unnest(p_leg_refs, p_leg_accounts, p_leg_amounts) WITH ORDINALITY AS u(ref, acc, amt, ord)
+          JOIN unnest(v_new_refs) AS n(ref) ON n.ref = u.ref;
     END IF;
     IF cardinality(v_new_refs) > 0 THEN
-        SELECT array_agg(DISTINCT acc ORDER BY acc) INTO v_accounts
-          FROM unnest(p_leg_refs, p_leg_accounts) AS u(ref, acc) WHERE u.ref = ANY(v_new_refs);
+        SELECT array_agg(DISTINCT acc ORDER BY acc) INTO v_accounts FROM unnest(p_leg_accounts) AS acc;
         PERFORM 1 FROM ledger_account WHERE id = ANY(v_accounts) ORDER BY id FOR UPDATE;
         SELECT a.kind, a.instrument, a.currency, a.balance, -a.normal_sign * d.delta AS needed INTO bad
-          FROM (SELECT u.acc, sum(u.amt) AS delta
-                  FROM unnest(p_leg_refs, p_leg_accounts, p_leg_amounts) AS u(ref, acc, amt)
-                 WHERE u.ref = ANY(v_new_refs) GROUP BY u.acc) d
+          FROM (SELECT u.acc, sum(u.amt) AS delta FROM unnest(p_leg_accounts, p_leg_amounts) AS u(acc, amt)
+                 GROUP BY u.acc) d
           JOIN ledger_account a ON a.id = d.acc
          WHERE a.balance + a.normal_sign * d.delta < 0 AND a.kind <> 'external'
          ORDER BY a.id LIMIT 1;
