@@ -68,8 +68,8 @@ def seed(count: int) -> list[dict]:
                   "customer_fee": Decimal("0.0001"), "fee_currency": eth, "confirmations": 12})
     tenant, _ = Tenant.objects.get_or_create(venue_code="HAS", defaults={"name": "Bench Broker",
                                                                          "quote_currencies": ["USD", "HKD"]})
-    User = get_user_model()
-    users = User.objects.bulk_create([User(username=f"app{i}") for i in range(count)])
+    user_model = get_user_model()
+    users = user_model.objects.bulk_create([user_model(username=f"app{i}") for i in range(count)])
     customers = Customer.objects.bulk_create(
         [Customer(user=u, tenant=tenant, reference=f"A{i:07d}", kyc_status="approved", kyc_level=3)
          for i, u in enumerate(users)])

@@ -51,7 +51,8 @@ def seed_customers(count: int):
 def timed_deposits(customers, batch: int, tag: str) -> float:
     from ledger.services import Deposit, ledger_deposit_batch
 
-    items = [Deposit(customer=c, currency="ETH", quote=quote, amount=Decimal(amount), reference=f"dep-{tag}-{c.pk}-{quote}")
+    items = [Deposit(customer=c, currency="ETH", quote=quote, amount=Decimal(amount),
+                     reference=f"dep-{tag}-{c.pk}-{quote}")
              for c in customers for quote, amount in (("USD", "1000"), ("HKD", "800"))]
     started = time.perf_counter()
     for at in range(0, len(items), batch):

@@ -53,6 +53,7 @@ from bench.common import (  # noqa: E402
     run_pgbench,
     write_result,
 )
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "withdrawals_site.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("DEBUG", "0")  # as in production: no query log kept per connection
@@ -234,7 +235,8 @@ def render(result: dict) -> str:
     lines = [f"Measured {machine_line(result)}. {result['seconds']} s per run, 1,000 funded customers"
              if not result.get("quick") else f"Quick smoke run, {machine_line(result)}.",
              "",
-             "| round | clients | pgbench TPC-B tps | ledger holds/s (Python) | ratio | hold in SQL/s (pgbench) | ratio "
+             "| round | clients | pgbench TPC-B tps | ledger holds/s (Python) | ratio | hold in SQL/s (pgbench) "
+             "| ratio "
              "| CPU µs/txn TPC-B (server+client) | hold Python | hold SQL |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["rounds"]:

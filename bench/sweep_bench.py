@@ -67,7 +67,8 @@ def make_reference_data(rpc_url: str, *, depth: int):
                               "chain_id": 31337, "confirmations": depth})
     coin, _ = Coin.objects.update_or_create(
         currency=eth, network=network,
-        defaults={"enabled": True, "decimals": 8, "chain_decimals": 18, "fee_cap": Decimal("0.01"), "min_amount": Decimal("0.001"), "max_amount": Decimal("100"),
+        defaults={"enabled": True, "decimals": 8, "chain_decimals": 18, "fee_cap": Decimal("0.01"),
+                  "min_amount": Decimal("0.001"), "max_amount": Decimal("100"),
                   "daily_limit": Decimal("100000"), "customer_fee": Decimal("0"), "fee_currency": eth,
                   "confirmations": depth})
     tenant, _ = Tenant.objects.get_or_create(venue_code="HAS", defaults={"name": "Bench", "quote_currencies": ["USD"]})
@@ -262,7 +263,8 @@ def render(result: dict) -> str:
              "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in result["sweeps"]:
         lines.append(f"| {r['size']:,} | {r['situation']} | {r['seconds'] * 1000:,.0f} ms | "
-                     f"{r['seconds'] / r['size'] * 1e6:,.0f} µs | {r['node_seconds'] * 1000:,.0f} ms | {r['queries']} | "
+                     f"{r['seconds'] / r['size'] * 1e6:,.0f} µs | {r['node_seconds'] * 1000:,.0f} ms | "
+                     f"{r['queries']} | "
                      f"{r['batches']} | {r['orders_per_s_vs_tps']:.2f}× |")
     if result.get("completions"):
         lines += ["", "Sweeps that complete orders (each settles the ledger):", "",
