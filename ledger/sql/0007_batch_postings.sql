@@ -73,6 +73,11 @@ BEGIN
                        CASE WHEN bad.instrument <> '' THEN ' ' || bad.instrument ELSE '' END,
                        trim_scale(bad.balance), bad.currency, trim_scale(bad.needed)));
         END IF;
+        -- The legs of this one statement all belong to entries it has just opened, whose own deferred
+        -- check covers them: the per-leg check is not queued for them (the trigger's WHEN), exactly as
+        -- for the entry a single posting opens. Switched off again right after the statement, so a
+        -- leg inserted later in the transaction is checked leg by leg as always.
+        PERFORM set_config('ledger.batch_legs', 'on', true);
         INSERT INTO ledger_leg (entry_id, account_id, currency, amount)
         SELECT n.id, u.acc, c.currency, u.amt
           FROM unnest(p_leg_refs, p_leg_accounts, p_leg_amounts) WITH ORDINALITY AS u(ref, acc, amt, ord)
@@ -80,6 +85,7 @@ BEGIN
           JOIN unnest(p_refs, p_currencies) AS c(ref, currency) ON c.ref = u.ref
          WHERE u.amt <> 0
          ORDER BY n.id, u.ord;
+        PERFORM set_config('ledger.batch_legs', '', true);
     END IF;
     RETURN QUERY
         SELECT u.ref, coalesce(n.id, e.id), n.id IS NULL
@@ -210,3 +216,12 @@ BEGIN
     RETURN QUERY SELECT * FROM ledger_insert_batch('deposit', v_refs, v_tenants, v_customers, v_currencies,
                                                    v_requests, v_memos, v_leg_refs, v_leg_accounts, v_leg_amounts);
 END $$;
+
+-- The per-leg deferred check skips the legs of the entry a posting function has just opened
+-- (0005) and, now, the legs of a batch's one leg INSERT (ledger_insert_batch).
+DROP TRIGGER ledger_leg_balanced ON ledger_leg;
+CREATE CONSTRAINT TRIGGER ledger_leg_balanced AFTER INSERT ON ledger_leg
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (NEW.entry_id::text IS DISTINCT FROM current_setting('ledger.open_entry', true)
+          AND current_setting('ledger.batch_legs', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION ledger_leg_balanced();

@@ -161,6 +161,11 @@ BEGIN
                        CASE WHEN bad.instrument <> '' THEN ' ' || bad.instrument ELSE '' END,
                        trim_scale(bad.balance), bad.currency, trim_scale(bad.needed)));
         END IF;
+        -- The legs of this one statement all belong to entries it has just opened, whose own deferred
+        -- check covers them: the per-leg check is not queued for them (the trigger's WHEN), exactly as
+        -- for the entry a single posting opens. Switched off again right after the statement, so a
+        -- leg inserted later in the transaction is checked leg by leg as always.
+        PERFORM set_config('ledger.batch_legs', 'on', true);
         INSERT INTO ledger_leg (entry_id, account_id, currency, amount)
         SELECT n.id, u.acc, c.currency, u.amt
           FROM unnest(p_leg_refs, p_leg_accounts, p_leg_amounts) WITH ORDINALITY AS u(ref, acc, amt, ord)
@@ -168,6 +173,7 @@ BEGIN
           JOIN unnest(p_refs, p_currencies) AS c(ref, currency) ON c.ref = u.ref
          WHERE u.amt <> 0
          ORDER BY n.id, u.ord;
+        PERFORM set_config('ledger.batch_legs', '', true);
     END IF;
     RETURN QUERY
         SELECT u.ref, coalesce(n.id, e.id), n.id IS NULL
@@ -755,7 +761,7 @@ CREATE CONSTRAINT TRIGGER ledger_entry_balanced AFTER INSERT ON ledger_entry DEF
 CREATE TRIGGER ledger_leg_append_only BEFORE DELETE OR UPDATE ON ledger_leg FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
 
 -- trigger ledger_leg_balanced on ledger_leg
-CREATE CONSTRAINT TRIGGER ledger_leg_balanced AFTER INSERT ON ledger_leg DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (new.entry_id::text IS DISTINCT FROM current_setting('ledger.open_entry'::text, true)) EXECUTE FUNCTION ledger_leg_balanced();
+CREATE CONSTRAINT TRIGGER ledger_leg_balanced AFTER INSERT ON ledger_leg DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (new.entry_id::text IS DISTINCT FROM current_setting('ledger.open_entry'::text, true) AND current_setting('ledger.batch_legs'::text, true) IS DISTINCT FROM 'on'::text) EXECUTE FUNCTION ledger_leg_balanced();
 
 -- trigger ledger_legs_apply on ledger_leg
 CREATE TRIGGER ledger_legs_apply AFTER INSERT ON ledger_leg REFERENCING NEW TABLE AS new_legs FOR EACH STATEMENT EXECUTE FUNCTION ledger_legs_apply();

@@ -108,3 +108,25 @@ def test_a_deposit_batch_posts_what_ledger_deposit_posts(tenant, eth):
                                                reference="d-eur")])
     assert refused.value.code == "validation_error"
     assert ledger_check() == []
+
+
+def test_a_raw_leg_after_a_batch_is_still_checked_leg_by_leg(funded, eth):
+    """The per-leg check is skipped only for the batch's own leg INSERT: a leg added afterwards in
+    the same transaction to an entry posted earlier (its check long done) is caught at commit."""
+    from django.db import IntegrityError, connection, transaction
+
+    from ledger.models import Account
+    from tests.ledger.test_integrity import sqlstate
+
+    ledger_deposit(customer=funded, currency=eth, quote="USD", amount=D("1"), reference="old-entry")
+    split = ledger_hold(customer=funded, currency=eth, amount=D("0.5"), reference="h1")
+    sub = Account.objects.get(tenant=funded.tenant, kind="sub_account")
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        ledger_settle_batch(settlements=[
+            Settlement(customer=funded, currency=eth, split=split, customer_fee=D("0"), reference="s1")])
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO ledger_leg (entry_id, account_id, currency, amount) "
+                           "SELECT id, %s, 'ETH', 0.5 FROM ledger_entry WHERE reference = 'old-entry'", [sub.pk])
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    assert sqlstate(exc.value) == "23L06"
+    assert ledger_check() == []
