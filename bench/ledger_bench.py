@@ -232,7 +232,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def render(result: dict) -> str:
     """The docs/PERFORMANCE.md section of this benchmark, from its JSON."""
-    lines = [f"Measured {machine_line(result)}. {result['seconds']} s per run, 1,000 funded customers"
+    lines = [f"Measured {machine_line(result)}. {result['seconds']} s per run, {result['customers']:,} funded "
+             "customers."
              if not result.get("quick") else f"Quick smoke run, {machine_line(result)}.",
              "",
              "| round | clients | pgbench TPC-B tps | ledger holds/s (Python) | ratio | hold in SQL/s (pgbench) "
