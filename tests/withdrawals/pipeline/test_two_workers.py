@@ -28,7 +28,8 @@ def second_worker(pipeline_worker, tmp_path):
     worker.stop()
 
 
-def test_two_workers_and_overlapping_sweeps_send_and_settle_each_order_once(scene, pipeline_worker, second_worker):
+def test_two_workers_and_overlapping_sweeps_send_and_settle_each_order_once(scene, pipeline_worker, second_worker,
+                                                                          otp_bypass):
     from withdrawals.tasks import sweep_confirmations, withdrawal_send
 
     nonce_before = hot_nonce(scene.anvil, scene.hot)
@@ -40,14 +41,13 @@ def test_two_workers_and_overlapping_sweeps_send_and_settle_each_order_once(scen
             withdrawal_send.delay(order.pk)  # and a duplicate delivery, which the other worker may take
         wait_for(lambda: WithdrawalOrder.objects.filter(pk__in=[o.pk for o in orders],
                                                         status=S.CONFIRMING).count() == ORDERS,
-                 tick=lambda: [sweep_confirmations.delay(stale_after=0) for _ in range(2)],
-                 what="every order to be broadcast")
+                 seconds=60, what="every order to be broadcast")
         scene.anvil.mine(1)
     scene.anvil.mine(3)
     pending = [sweep_confirmations.delay(stale_after=0) for _ in range(8)]  # overlapping: both workers
     reports = [result.get(timeout=30) for result in pending]
     wait_for(lambda: WithdrawalOrder.objects.filter(pk__in=[o.pk for o in orders], status=S.COMPLETED).count()
-             == ORDERS, tick=lambda: sweep_confirmations.delay(stale_after=0).get(timeout=30),
+             == ORDERS, tick=lambda: sweep_confirmations.delay(stale_after=0).get(timeout=30), every=1,
              what="every order to complete")
 
     assert sum(report["completed"] for report in reports) <= ORDERS  # nobody completed one twice
