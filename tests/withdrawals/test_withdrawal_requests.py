@@ -125,7 +125,7 @@ def test_refusals_change_nothing(wallet, overrides, code, field):
 @pytest.mark.parametrize("missing", ["currency", "network", "address_id", "amount", "otp"])
 def test_missing_field_is_a_validation_error_naming_it(wallet, missing):
     before = snapshot(wallet.customer)
-    body = {"currency": "ETH", "network": "ETH", "address_id": wallet.address.pk, "amount": "0.5", "otp": "1"}
+    body = {"currency": "ETH", "network": "ETH", "address_id": wallet.address.pk, "amount": "0.5", "otp": "123456"}
     del body[missing]
     response = wallet.client.post("/api/v1/withdrawals/", body, format="json", HTTP_IDEMPOTENCY_KEY="k")
     assert_refused(response, "validation_error", 400, before, wallet.customer, field=missing)

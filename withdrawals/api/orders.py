@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -89,12 +90,18 @@ def _has_nul(value) -> bool:
     return False
 
 
+# As strict as withdrawal_request: at most 100 characters, and what the server strips (surrounding
+# blanks) cannot be part of the key. Printable ASCII: what an HTTP header carries as is.
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[!-~]([ -~]{0,98}[!-~])?$"}
+SIX_DIGITS = RegexValidator(r"^[0-9]{6}$", "A TOTP code is 6 digits.")
+
+
 class WithdrawalInput(serializers.Serializer):
     currency = StrictCharField(max_length=12)
     network = StrictCharField(max_length=16)
     address_id = StrictIntegerField()
     amount = AmountInput()
-    otp = StrictCharField(max_length=12, help_text="The 6-digit TOTP code.")
+    otp = StrictCharField(max_length=6, validators=[SIX_DIGITS], help_text="The 6-digit TOTP code.")
     travel_rule = TravelRuleInput(required=False, allow_null=True,
                                   help_text="Originator/beneficiary (IVMS101 subset), required at or above the "
                                             "travel-rule threshold; null or absent: none given.")
@@ -138,9 +145,9 @@ class WithdrawalListCreate(GenericAPIView):
     @extend_schema(
         operation_id="withdrawals_create",
         request=WithdrawalInput,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
-                                     description="Unique per request; a retry with the same key and body "
-                                                 "returns the same order (200).")],
+        parameters=[OpenApiParameter("Idempotency-Key", IDEMPOTENCY_KEY_SCHEMA, OpenApiParameter.HEADER, required=True,
+                                     description="Unique per request, 1 to 100 printable characters; a retry with "
+                                                 "the same key and body returns the same order (200).")],
         responses={
             201: WithdrawalOutput, 200: OpenApiResponse(WithdrawalOutput, description="Replay of the same key."),
             **error_responses(
@@ -206,7 +213,7 @@ class OtpThrottle(AtomicScopedRateThrottle):
 
 
 class OtpEnrollInput(serializers.Serializer):
-    code = StrictCharField(max_length=12, required=False,
+    code = StrictCharField(max_length=6, validators=[SIX_DIGITS], required=False,
                            help_text="Replacing a confirmed device: a current code of that device.")
 
 
@@ -231,7 +238,8 @@ class OtpEnroll(APIView):
 
 
 class OtpConfirmInput(serializers.Serializer):
-    code = StrictCharField(max_length=12, help_text="A code from the authenticator app (6 digits).")
+    code = StrictCharField(max_length=6, validators=[SIX_DIGITS],
+                           help_text="A code from the authenticator app (6 digits).")
 
 
 class OtpConfirm(APIView):
