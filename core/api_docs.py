@@ -63,7 +63,7 @@ def link_creates_to_reads(result, generator, request, public):
             param = rest[1:rest.index("}")]
             if "{" in rest[rest.index("}"):]:
                 continue  # more than one parameter: not this object's own operation
-            for method, operation in other_operations.items():
+            for operation in other_operations.values():
                 if isinstance(operation, dict) and operation.get("operationId"):
                     created.setdefault("links", {})[operation["operationId"]] = {
                         "operationId": operation["operationId"], "parameters": {param: "$response.body#/id"}}
