@@ -20,7 +20,7 @@ from core.api_fields import AmountInput, AmountString, StrictCharField, StrictIn
 from core.throttles import AtomicScopedRateThrottle
 from ledger.selectors import customer_balances
 from withdrawals.selectors.orders import withdrawal_get_for_customer, withdrawals_for_customer
-from withdrawals.services.orders import withdrawal_cancel, withdrawal_request
+from withdrawals.services.orders import IDEMPOTENCY_KEY, withdrawal_cancel, withdrawal_request
 from withdrawals.services.otp import totp_confirm, totp_enroll
 
 
@@ -90,9 +90,9 @@ def _has_nul(value) -> bool:
     return False
 
 
-# As strict as withdrawal_request: at most 100 characters, and what the server strips (surrounding
-# blanks) cannot be part of the key. Printable ASCII: what an HTTP header carries as is.
-IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[!-~]([ -~]{0,98}[!-~])?$"}
+# As strict as withdrawal_request (the one pattern): 1 to 100 printable ASCII characters, no blank
+# at either end (what an HTTP header carries as is).
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": IDEMPOTENCY_KEY.pattern}
 SIX_DIGITS = RegexValidator(r"^[0-9]{6}$", "A TOTP code is 6 digits.")
 
 
@@ -163,7 +163,7 @@ class WithdrawalListCreate(GenericAPIView):
         data = WithdrawalInput(data=request.data)
         data.is_valid(raise_exception=True)
         order, created = withdrawal_request(
-            customer=request.customer, idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
+            customer=request.customer, idempotency_key=request.headers.get("Idempotency-Key", ""),
             **data.validated_data,
         )
         order = withdrawal_get_for_customer(customer=request.customer, order_id=order.pk)
