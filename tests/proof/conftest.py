@@ -14,3 +14,6 @@ def pytest_collection_modifyitems(config, items):
     if proof:
         config.hook.pytest_deselected(items=proof)
         items[:] = [item for item in items if item not in proof]
+
+
+from tests.withdrawals.conftest import otp_bypass  # noqa: E402, F401 - the scenarios request many orders
