@@ -2,7 +2,8 @@
 cores) on the test database, a customer's token, every ``/api/v1/`` operation, all four phases
 (examples, coverage, fuzzing, stateful along the schema's links from each create to its reads);
 ``auth_logout`` left out, as it would end the token every later case uses.
-What must hold: no 5xx, and every response as the schema says. The figures (cases, failures per
+What must hold: no 5xx, and every response as the schema says (the business refusals of
+schema-valid requests and the revoke semantics are reported, see the assertion). The figures (cases, failures per
 check) are printed and go to docs/RELIABILITY.md. Run by ``scripts/proof``.
 
 The in-process twin, tests/site/test_api_fuzz.py, also proves that a refused request changes
@@ -97,12 +98,16 @@ def test_schemathesis_against_gunicorn_as_a_customer(gunicorn_console, tmp_path)
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
     elapsed = time.monotonic() - started
     output = result.stdout + result.stderr
-    print(output[-6000:])
+    print(output)
     print(f"schemathesis against gunicorn: {elapsed:.0f}s, exit {result.returncode}")
     served = log.read_text(errors="replace")
     assert "Traceback" not in served, served[-3000:]
     summary = output[output.rfind("SUMMARY"):] if "SUMMARY" in output else output[-3000:]
     assert not re.search(r"not_a_server_error\s+\d+\s+\d+\s+[1-9]", summary), summary
     assert "Server error" not in output, summary
+    # Reported, not failed: schema-valid requests refused by business rules (ST202: an unknown coin,
+    # a wrong OTP code...) and a revoked address that stays readable (ST301); docs/RELIABILITY.md.
+    found = set(re.findall(r"❌ (ST\d+) ", summary))
+    assert found <= {"ST202", "ST301"}, summary
     (ROOT / "var").mkdir(exist_ok=True)
     (ROOT / "var" / "proof-fuzz.txt").write_text(summary)
