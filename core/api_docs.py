@@ -45,3 +45,26 @@ def document_common_errors(result, generator, request, public):
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                 })
     return result
+
+
+def link_creates_to_reads(result, generator, request, public):
+    """drf-spectacular postprocessing hook: OpenAPI links from each create (a POST answering 201
+    with an ``id``) to the operations on that object (``<collection>{param}/...``), so a stateful
+    client (schemathesis' stateful phase) follows what it created."""
+    paths = result.get("paths", {})
+    for path, operations in paths.items():
+        created = operations.get("post", {}).get("responses", {}).get("201")
+        if not isinstance(created, dict):
+            continue
+        for other, other_operations in paths.items():
+            rest = other[len(path):] if other.startswith(path) else ""
+            if not rest.startswith("{") or "}" not in rest:
+                continue
+            param = rest[1:rest.index("}")]
+            if "{" in rest[rest.index("}"):]:
+                continue  # more than one parameter: not this object's own operation
+            for operation in other_operations.values():
+                if isinstance(operation, dict) and operation.get("operationId"):
+                    created.setdefault("links", {})[operation["operationId"]] = {
+                        "operationId": operation["operationId"], "parameters": {param: "$response.body#/id"}}
+    return result

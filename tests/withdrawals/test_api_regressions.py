@@ -84,13 +84,16 @@ def test_a_json_value_of_the_wrong_type_is_a_validation_error(wallet, override, 
     assert snapshot(wallet.customer) == before
 
 
-def test_a_form_body_still_sends_the_address_id_as_text(wallet):
-    """Form and multipart bodies can only carry text: there a string of digits is the id."""
+def test_a_form_body_is_refused_and_changes_nothing(wallet):
+    """The App sends JSON; the API takes nothing else (the schema offers nothing else): a form or
+    multipart body is 415, whatever it says."""
     body = {"currency": "ETH", "network": "ETH", "address_id": str(wallet.address.pk), "amount": "0.5",
             "otp": fresh_otp(wallet.customer)}
+    before = snapshot(wallet.customer)
     response = wallet.client.post("/api/v1/withdrawals/", body, HTTP_IDEMPOTENCY_KEY="form-1")  # multipart
-    assert response.status_code == 201, response.content
-    assert response.json()["address_id"] == wallet.address.pk
+    assert response.status_code == 415, response.content
+    assert response.json()["code"] == "validation_error"
+    assert snapshot(wallet.customer) == before
 
 
 def test_a_number_for_an_address_label_is_a_validation_error(wallet):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -19,7 +20,7 @@ from core.api_fields import AmountInput, AmountString, StrictCharField, StrictIn
 from core.throttles import AtomicScopedRateThrottle
 from ledger.selectors import customer_balances
 from withdrawals.selectors.orders import withdrawal_get_for_customer, withdrawals_for_customer
-from withdrawals.services.orders import withdrawal_cancel, withdrawal_request
+from withdrawals.services.orders import IDEMPOTENCY_KEY, withdrawal_cancel, withdrawal_request
 from withdrawals.services.otp import totp_confirm, totp_enroll
 
 
@@ -89,12 +90,18 @@ def _has_nul(value) -> bool:
     return False
 
 
+# As strict as withdrawal_request (the one pattern): 1 to 100 printable ASCII characters, no blank
+# at either end (what an HTTP header carries as is).
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": IDEMPOTENCY_KEY.pattern}
+SIX_DIGITS = RegexValidator(r"^[0-9]{6}$", "A TOTP code is 6 digits.")
+
+
 class WithdrawalInput(serializers.Serializer):
     currency = StrictCharField(max_length=12)
     network = StrictCharField(max_length=16)
     address_id = StrictIntegerField()
     amount = AmountInput()
-    otp = StrictCharField(max_length=12, help_text="The 6-digit TOTP code.")
+    otp = StrictCharField(max_length=6, validators=[SIX_DIGITS], help_text="The 6-digit TOTP code.")
     travel_rule = TravelRuleInput(required=False, allow_null=True,
                                   help_text="Originator/beneficiary (IVMS101 subset), required at or above the "
                                             "travel-rule threshold; null or absent: none given.")
@@ -138,9 +145,9 @@ class WithdrawalListCreate(GenericAPIView):
     @extend_schema(
         operation_id="withdrawals_create",
         request=WithdrawalInput,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
-                                     description="Unique per request; a retry with the same key and body "
-                                                 "returns the same order (200).")],
+        parameters=[OpenApiParameter("Idempotency-Key", IDEMPOTENCY_KEY_SCHEMA, OpenApiParameter.HEADER, required=True,
+                                     description="Unique per request, 1 to 100 printable characters; a retry with "
+                                                 "the same key and body returns the same order (200).")],
         responses={
             201: WithdrawalOutput, 200: OpenApiResponse(WithdrawalOutput, description="Replay of the same key."),
             **error_responses(
@@ -156,7 +163,7 @@ class WithdrawalListCreate(GenericAPIView):
         data = WithdrawalInput(data=request.data)
         data.is_valid(raise_exception=True)
         order, created = withdrawal_request(
-            customer=request.customer, idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
+            customer=request.customer, idempotency_key=request.headers.get("Idempotency-Key", ""),
             **data.validated_data,
         )
         order = withdrawal_get_for_customer(customer=request.customer, order_id=order.pk)
@@ -206,7 +213,7 @@ class OtpThrottle(AtomicScopedRateThrottle):
 
 
 class OtpEnrollInput(serializers.Serializer):
-    code = StrictCharField(max_length=12, required=False,
+    code = StrictCharField(max_length=6, validators=[SIX_DIGITS], required=False,
                            help_text="Replacing a confirmed device: a current code of that device.")
 
 
@@ -231,7 +238,8 @@ class OtpEnroll(APIView):
 
 
 class OtpConfirmInput(serializers.Serializer):
-    code = StrictCharField(max_length=12, help_text="A code from the authenticator app (6 digits).")
+    code = StrictCharField(max_length=6, validators=[SIX_DIGITS],
+                           help_text="A code from the authenticator app (6 digits).")
 
 
 class OtpConfirm(APIView):

@@ -124,6 +124,7 @@ def _sign_and_store(order_id: int) -> SendResult | None:
                 return SendResult("awaiting_fee", order.last_error)  # the signature is dropped unsent
         candidate = withdrawal_store_signed(order=order, signed=signed)
         strategy.stored(order=order, candidate=candidate, signed=signed)
+        fault_point("in_sign_transaction")
     return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
@@ -31,6 +32,8 @@ from withdrawals.services.moves import withdrawal_held_split, withdrawal_locked
 from withdrawals.services.otp import WrongOtp, totp_failure_record, totp_verify
 
 WORK_ORDER_TYPE = "atm.va.coin_withdraw_apply"
+# 1 to 100 printable ASCII characters, no blank at either end (the schema says the same).
+IDEMPOTENCY_KEY = re.compile(r"^[!-~]([ -~]{0,98}[!-~])?$")
 Status = WithdrawalOrder.Status
 
 
@@ -68,8 +71,9 @@ def withdrawal_request(*, customer: Customer, idempotency_key: str, currency: st
     (created=False); with another body it is ``idempotency_conflict``. Any refusal changes
     nothing: no order, no hold, no work order, the OTP code not consumed.
     """
-    if not idempotency_key or len(idempotency_key) > 100:
-        raise DomainError("idempotency_key_required", "Send an Idempotency-Key header (at most 100 characters).")
+    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key or ""):
+        raise DomainError("idempotency_key_required", "Send an Idempotency-Key header: 1 to 100 printable "
+                                                      "characters, no blank at either end.")
     fingerprint = request_fingerprint({"currency": currency, "network": network, "address_id": address_id,
                                        "amount": amount, "travel_rule": travel_rule})
     try:

@@ -17,6 +17,7 @@ from core.errors import DomainError
 from core.transitions import transition_apply, transition_apply_all
 from ledger.services import ledger_fee_book, ledger_fee_release, ledger_fee_reserve, ledger_release, ledger_settle
 from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
+from withdrawals.pipeline.faults import fault_point
 from withdrawals.services.moves import withdrawal_held_split, withdrawal_locked, withdrawal_note
 
 Status = WithdrawalOrder.Status
@@ -161,6 +162,7 @@ def _settle(order: WithdrawalOrder, status: TxStatus) -> None:
     _candidates_move(order, "confirm", reason=f"{status.confirmations} confirmations", tx_hash=status.tx_hash)
     _candidates_move(order, "replace", reason=f"{status.tx_hash} confirmed instead", except_hash=status.tx_hash)
     _candidates_changed(order)
+    fault_point("in_settlement")
 
 
 def _candidates_changed(order: WithdrawalOrder) -> None:

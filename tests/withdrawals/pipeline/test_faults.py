@@ -94,3 +94,85 @@ def test_killed_during_the_sweep(scene, pipeline_worker, fault_file):
     fee = tenant_fee_reserve(tenant=scene.tenant, currency="ETH")
     assert fee["reserved"] == 0 and fee["revenue"] == Decimal("0.002")  # each settled once
     assert ledger_check() == []
+
+
+def _requeue_via_worker() -> list[int]:
+    from withdrawals.tasks import requeue_approved
+
+    return requeue_approved.delay(older_than=0).get(timeout=20)
+
+
+def test_killed_inside_the_settlement_of_a_completion(scene, pipeline_worker, fault_file):
+    """SIGKILL between the ledger postings of a completion and their commit: all of it rolls back,
+    the order is still confirming, and the next sweep settles it exactly once."""
+    main_before = tenant_fee_reserve(tenant=scene.tenant, currency="ETH")["main"]
+    order = scene.request("ETH", "0.25")
+    scene.approve(order)
+    wait_status(order, S.CONFIRMING)
+    scene.anvil.mine(3)
+    arm_fault(fault_file, "in_settlement")
+    from withdrawals.tasks import sweep_confirmations
+
+    sweep_confirmations.delay(stale_after=0)
+    _killed(pipeline_worker)
+    order.refresh_from_db()
+    assert order.status == S.CONFIRMING and order.fee_reserved > 0  # nothing of the settlement kept
+    assert tenant_fee_reserve(tenant=scene.tenant, currency="ETH")["revenue"] == 0
+    assert ledger_check() == []
+
+    pipeline_worker.restart()
+    sweep_via_worker()
+    order = wait_status(order, S.COMPLETED)
+    assert list(order.history.values_list("to_status", flat=True)).count(S.COMPLETED) == 1
+    assert tenant_fee_reserve(tenant=scene.tenant, currency="ETH")["revenue"] == Decimal("0.001")
+    assert_settled(scene, order, main_before=main_before)
+
+
+def test_database_connection_killed_while_the_signed_transaction_is_stored(scene, pipeline_worker, fault_file):
+    """pg_terminate_backend on the worker's connection inside the sign-and-store transaction: the
+    claim, the fee reserve and the signature roll back with it; nothing reached the node. The
+    requeue task sends the order later, once."""
+    nonce_before = hot_nonce(scene.anvil, scene.hot)
+    main_before = tenant_fee_reserve(tenant=scene.tenant, currency="ETH")["main"]
+    arm_fault(fault_file, "in_sign_transaction:pg_terminate")
+    order = scene.request("ETH", "0.35")
+    scene.approve(order)
+    wait_for(lambda: not fault_file.exists(), what="the worker to reach the fault point")
+    order.refresh_from_db()
+    assert order.status == S.APPROVED and order.fee_reserved == 0
+    assert not WithdrawalTransaction.objects.filter(order=order).exists()
+    assert hot_nonce(scene.anvil, scene.hot) == nonce_before
+    assert tenant_fee_reserve(tenant=scene.tenant, currency="ETH")["reserved"] == 0
+    assert pipeline_worker.alive  # the worker reconnects for its next task (after the failed one)
+    assert order.pk in _requeue_via_worker()
+    order = wait_status(order, S.CONFIRMING, S.COMPLETED, tick=mine_and_sweep(scene.anvil))
+    order = wait_status(order, S.COMPLETED, tick=mine_and_sweep(scene.anvil))
+    assert order.transactions.count() == 1
+    assert hot_nonce(scene.anvil, scene.hot) == nonce_before + 1
+    assert scene.recipient_balance(scene.eth) == Decimal("0.35")
+    assert_settled(scene, order, main_before=main_before)
+
+
+def test_database_connection_killed_inside_the_settlement(scene, pipeline_worker, fault_file):
+    """pg_terminate_backend mid-settlement (the sweep's transaction): rolled back by the server,
+    the sweep's advisory lock released with the connection, the next sweep settles once."""
+    main_before = tenant_fee_reserve(tenant=scene.tenant, currency="ETH")["main"]
+    order = scene.request("ETH", "0.15")
+    scene.approve(order)
+    wait_status(order, S.CONFIRMING)
+    scene.anvil.mine(3)
+    arm_fault(fault_file, "in_settlement:pg_terminate")
+    from withdrawals.tasks import sweep_confirmations
+
+    with pytest.raises(Exception):  # noqa: B017,PT011 - the sweep task fails on the dead connection
+        sweep_confirmations.delay(stale_after=0).get(timeout=20)
+    assert not fault_file.exists()
+    order.refresh_from_db()
+    assert order.status == S.CONFIRMING and order.fee_reserved > 0
+    assert ledger_check() == []
+
+    sweep_via_worker()
+    order = wait_status(order, S.COMPLETED)
+    assert list(order.history.values_list("to_status", flat=True)).count(S.COMPLETED) == 1
+    assert tenant_fee_reserve(tenant=scene.tenant, currency="ETH")["revenue"] == Decimal("0.001")
+    assert_settled(scene, order, main_before=main_before)
