@@ -112,3 +112,47 @@ def webhook_redeliver(*, delivery: WebhookDelivery | int, actor) -> WebhookDeliv
 
         transaction.on_commit(lambda: deliver.delay(pk))
     return delivery
+
+
+SECRET_MIN_LENGTH = 32
+
+
+def webhook_subscription_check(*, subscription: WebhookSubscription, secret: str = "") -> None:
+    """Refuse a subscription the worker must not call or cannot sign for (DomainError by field):
+    the URL fails the SSRF check (resolved now, and again at every attempt), a kind is unknown,
+    or the secret is missing or short."""
+    from events import outbound
+    from events.kinds import event_kinds
+
+    try:
+        _, host, port = outbound.url_check(subscription.url or "")
+        outbound.resolve_checked(host, port)
+    except outbound.UnsafeURL as exc:
+        raise DomainError("validation_error", str(exc), field="url")
+    known = event_kinds()
+    unknown = [k for k in subscription.kinds
+               if k != "*" and k not in known and not (k.endswith(".*") and any(n.startswith(k[:-1]) for n in known))]
+    if not subscription.kinds or unknown:
+        raise DomainError("validation_error", f"Unknown event kinds: {', '.join(unknown) or '(none selected)'}.",
+                          field="kinds")
+    if secret and len(secret) < SECRET_MIN_LENGTH:
+        raise DomainError("validation_error", f"The secret needs at least {SECRET_MIN_LENGTH} characters.",
+                          field="secret")
+    if not secret and not subscription.secret_encrypted:
+        raise DomainError("validation_error", "A new subscription needs a signing secret.", field="secret")
+
+
+def webhook_subscription_save(*, subscription: WebhookSubscription, secret: str = "",
+                              actor=None) -> WebhookSubscription:
+    """Create or update a subscription after ``webhook_subscription_check``; a new secret is
+    stored encrypted (core.field_crypto); an empty ``secret`` on an update keeps the old one."""
+    from core.field_crypto import field_encrypt
+
+    webhook_subscription_check(subscription=subscription, secret=secret)
+    if secret:
+        subscription.secret_encrypted = field_encrypt(secret)
+        subscription.secret_changed_at = timezone.now()
+    if subscription.pk is None and _actor(actor) is not None:
+        subscription.created_by = actor
+    subscription.save()
+    return subscription
