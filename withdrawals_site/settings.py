@@ -379,3 +379,6 @@ WEBHOOK_READ_TIMEOUT = float(os.environ.get("WEBHOOK_READ_TIMEOUT", "10"))
 # (tests and receivers on the same host or network).
 WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+# /metrics (withdrawals_site/metrics.py): this token as "Authorization: Bearer ...", or a staff
+# session with its second factor. Empty: staff sessions only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
