@@ -72,7 +72,10 @@ def test_a_work_order_decision_and_the_withdrawal_moves_are_events(wallet):
     work_order = work_order_for_subject(order)
     work_order_decide(work_order=work_order, actor=ops, decision="approve", comment="ok")
     kinds = list(Event.objects.order_by("occurred_at", "kind").values_list("kind", flat=True))
-    assert {"work_order.decided", "work_order.approved", "withdrawal.approved"} <= set(kinds)
+    assert {"withdrawal.pending_approval", "work_order.decided", "work_order.approved",
+            "withdrawal.approved"} <= set(kinds)
+    requested = Event.objects.get(kind="withdrawal.pending_approval")
+    assert requested.actor == wallet.customer.user and requested.payload["order_id"] == order.pk
     decided = Event.objects.get(kind="work_order.decided")
     assert decided.actor == ops and decided.payload["decision"] == "approve"
     assert decided.payload["step"] == "Operations check" and decided.subject_id == str(work_order.pk)
