@@ -7,9 +7,12 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from core.admin_tools import FreshSecondFactorMixin, ReadOnlyAdminMixin
 from core.errors import DomainError
+from core.second_factor import PENDING_POST_SESSION_KEY, second_factor_challenge
 from events.kinds import event_kinds
 from events.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from events.services import (
@@ -69,6 +72,17 @@ class WebhookSubscriptionAdmin(FreshSecondFactorMixin, admin.ModelAdmin):
             return "not set"
         return f"set (encrypted), last changed {obj.secret_changed_at:%Y-%m-%d %H:%M %Z}" if obj.secret_changed_at \
             else "set (encrypted)"
+
+    @method_decorator(sensitive_post_parameters("secret"))  # never in an error report
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and (challenge := second_factor_challenge(request)):
+            # The challenge keeps the POST in the session to replay it after the code: never the
+            # secret (the session is a database row). A form with a secret is not replayed at
+            # all (saving it without would silently keep the old one): it is typed again.
+            if request.POST.get("secret"):
+                request.session.pop(PENDING_POST_SESSION_KEY, None)
+            return challenge
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         webhook_subscription_save(subscription=obj, secret=form.cleaned_data.get("secret", ""), actor=request.user)

@@ -9,7 +9,7 @@ from events.models import WebhookDelivery, WebhookSubscription
 from events.services import event_record, events_dispatch
 from tests.events.conftest import SECRET, subscribe
 from tests.fixtures.factories import StaffFactory
-from tests.fixtures.staff import login_verified_staff
+from tests.fixtures.staff import age_second_factor, login_verified_staff
 from withdrawals_site.roles import role_grant
 
 pytestmark = pytest.mark.django_db
@@ -72,3 +72,12 @@ def test_redeliver_needs_its_permission(client, django_capture_on_commit_callbac
         assert client.post(changelist, post).status_code == 302
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
     assert delivery.status == "pending" and delivery.next_attempt_at is not None and len(queued) == 1
+
+
+def test_a_stale_second_factor_asks_for_a_code_without_keeping_the_secret_in_the_session(client, settings):
+    login_verified_staff(client, staff("config_admin"))
+    age_second_factor(client, settings.STAFF_OTP_FRESH_SECONDS + 60)
+    response = client.post(ADD, form())
+    assert response.status_code == 302 and reverse(settings.STAFF_OTP_VERIFY_URL_NAME) in response["Location"]
+    assert SECRET not in repr(dict(client.session.items()))
+    assert not WebhookSubscription.objects.exists()

@@ -127,3 +127,29 @@ def test_the_secret_is_stored_encrypted():
     from core.field_crypto import field_decrypt
 
     assert field_decrypt(row.secret_encrypted) == SECRET
+
+
+def test_the_sweep_dispatches_what_the_outbox_kept_and_requeues_what_a_dead_worker_held(
+        local_receiver_settings, receiver, monkeypatch):
+    from events.delivery import outbox_sweep
+
+    queued = []
+    monkeypatch.setattr("events.tasks.deliver.delay", queued.append)
+    subscribe(receiver.url)
+    event = event_record(kind="address.revoked", payload={})  # its on-commit dispatch never ran (a lost message)
+    Event.objects.filter(pk=event.pk).update(occurred_at=timezone.now() - timedelta(minutes=1))
+    assert outbox_sweep()["events_dispatched"] == 1
+    [delivery] = WebhookDelivery.objects.all()
+    event.refresh_from_db()
+    assert event.dispatched_at is not None
+
+    now = timezone.now()
+    held = WebhookDelivery.objects.filter(pk=delivery.pk)
+    held.update(next_attempt_at=now - timedelta(minutes=1), claimed_until=now + timedelta(seconds=30))
+    queued.clear()
+    outbox_sweep()
+    assert queued == [], "a live claim: another worker is sending it"
+    held.update(claimed_until=now - timedelta(seconds=1))  # that worker died: its claim lapsed
+    outbox_sweep()
+    assert queued == [delivery.pk]
+    assert delivery_attempt(delivery_id=delivery.pk) == "delivered"
