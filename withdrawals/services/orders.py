@@ -25,6 +25,7 @@ from core.errors import DomainError
 from core.times import iso_utc
 from core.transitions import transition_apply
 from customers.models import Customer
+from events.services import event_record
 from ledger.services import ledger_fee_release, ledger_hold, ledger_release
 from withdrawals.models import IdempotencyRecord, WithdrawalOrder, WithdrawalStatusChange
 from withdrawals.selectors.addresses import address_get_usable
@@ -139,6 +140,10 @@ def _create_order(customer: Customer, *, currency: str, network: str, address_id
     order.save(update_fields=["split"])
     WithdrawalStatusChange.objects.create(order=order, from_status="", to_status=order.status,
                                           actor=customer.user, reason="Requested in the App")
+    # A request is a state too: its outbox row, in this transaction (docs/WEBHOOKS.md).
+    event_record(kind="withdrawal.pending_approval", subject=order, actor=customer.user, payload={
+        "from": "", "to": order.status, "transition": "request", "reason": "Requested in the App",
+        **order.event_data()})
     from approvals.services.work_orders import work_order_open
 
     work_order_open(type=WORK_ORDER_TYPE, subject=order, maker=customer.user, context=None)
