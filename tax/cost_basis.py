@@ -121,7 +121,8 @@ class _Pool:
             else:
                 self.average_quantity += lot.quantity
                 self.average_cost += lot.cost
-            lot.pooled = True
+            lot.pooled = True  # its coins are the pool's now
+            lot.remaining, lot.remaining_cost = ZERO, (None if lot.cost is None else ZERO)
 
     def head(self) -> Lot | None:
         if self.method == "fifo":
