@@ -73,7 +73,7 @@ class TaxReportCreate(APIView):
         values = data.validated_data
         report = tax_report_request(customer=request.customer, actor=request.user, fiat=values["fiat"],
                                     method=values["method"], fee_as=values["fee_as"], year=values.get("year"),
-                                    start=values.get("from_"), end=values.get("to"))
+                                    start=values.get("from"), end=values.get("to"))
         return Response(TaxReportOutput(report, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
