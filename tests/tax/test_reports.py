@@ -79,7 +79,8 @@ def test_a_ready_report_with_its_files(history):
         ("dep-1", "1", "15000.00", "cost stated by staff"), ("dep-2", "0.5", "10000.00", "cost at the price then")]
     gains = rows(client, report["files"]["gains.csv"])
     # FIFO: the transfer (0.2 + 0.001 fee) and the disposal (0.3 + 0.001 fee) both from the 15,000 lot.
-    assert [(r["kind"], r["quantity"], r["fee_quantity"], r["proceeds"], r["cost_basis"], r["gain"]) for r in gains] == [
+    assert [(r["kind"], r["quantity"], r["fee_quantity"], r["proceeds"], r["cost_basis"], r["gain"])
+            for r in gains] == [
         ("transfer", "0.2", "0.001", "", "3015.00", ""),
         ("disposal", "0.3", "0.001", "6000.00", "4515.00", "1485.00")]
     assert report["summary"]["ETH"]["gain"] == "1485.00"
