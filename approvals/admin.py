@@ -24,6 +24,7 @@ from approvals.forms import DecisionForm
 from approvals.models import (
     ApprovalFlow,
     ApprovalStep,
+    DepositBooking,
     FeeReserveRequest,
     MyQueue,
     PriceQuote,
@@ -34,6 +35,7 @@ from approvals.models import (
 )
 from approvals.prices import price_max_age
 from approvals.selectors import approval_panel_context, work_order_queue
+from approvals.services.deposits import deposit_booking_cancel, deposit_booking_create
 from approvals.services.fee_reserve import fee_reserve_request_cancel, fee_reserve_request_create
 from approvals.services.flows import approval_flow_activate, approval_flow_new_version
 from approvals.services.work_orders import work_order_decide
@@ -482,3 +484,63 @@ class FeeReserveRequestAdmin(admin.ModelAdmin):
             extra_context["approval_panel"] = approval_panel(
                 work_order_for_subject(obj), request.user, next_url=request.get_full_path())
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+# --- customer deposits booked by staff ---------------------------------------------------------------
+
+
+@admin.register(DepositBooking)
+class DepositBookingAdmin(admin.ModelAdmin):
+    """Book a customer's deposit with its cost: the booking opens ``atm.va.deposit_book``; the
+    ledger deposit is posted when another Treasury member approves it."""
+
+    list_display = ("__str__", "customer", "amount", "currency", "quote", "cost", "cost_fiat", "status",
+                    "requested_by", "created_at")
+    list_filter = ("status", "currency")
+    list_select_related = ("customer", "currency", "requested_by")
+    search_fields = ("customer__reference",)
+    add_fields = ("customer", "currency", "quote", "amount", "cost", "cost_fiat", "note")
+    actions = [action_with_reason(
+        name="cancel_bookings", description="Cancel the selected bookings", done="Cancelled",
+        service=lambda booking, actor, reason: deposit_booking_cancel(booking=booking, actor=actor, reason=reason),
+        permissions=("add",))]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return self.add_fields
+        return (*self.add_fields, "status", "requested_by", "reason", "created_at", "decided_at", "decided_by")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.get_fields(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Adding opens the work order through the service (never a bare save)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form_class = modelform_factory(DepositBooking, fields=self.add_fields)
+        form = form_class(request.POST or None)
+        if request.method == "POST" and (challenge := second_factor_challenge(request)):
+            return challenge
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                created = deposit_booking_create(
+                    customer=data["customer"], currency=data["currency"].code, quote=data["quote"],
+                    amount=data["amount"], cost=data["cost"], cost_fiat=data["cost_fiat"], note=data["note"],
+                    actor=request.user)
+            except DomainError as error:
+                form.add_error(error.field if error.field in self.add_fields else None, error.detail)
+            else:
+                self.message_user(request, f"{created} recorded; its work order waits for approval.",
+                                  messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:approvals_depositbooking_change", args=[created.pk]))
+        return TemplateResponse(request, "admin/approvals/depositbooking/add_form.html", {
+            **self.admin_site.each_context(request), "title": "Book a customer deposit", "form": form,
+            "opts": self.model._meta,
+        })

@@ -60,6 +60,10 @@ DEFAULT_FLOWS: dict[str, list[tuple]] = {
     WorkOrderType.STAFF_ACCESS_CHANGE: [
         ("Access check", CONFIGURATION_CHECKERS, 1, Condition.ALWAYS, None, ""),
     ],
+    # A customer deposit booked by staff credits the customer: one other Treasury member checks it.
+    WorkOrderType.DEPOSIT_BOOK: [
+        ("Treasury check", TREASURY, 1, Condition.ALWAYS, None, ""),
+    ],
 }
 
 # Model permissions each default group gets (so its members can use the admin pages).
@@ -68,7 +72,8 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
     COMPLIANCE: ["view_workorder", "view_myqueue", "capture_travel_rule", "view_risklistentry",
                  "add_risklistentry", "change_risklistentry", "view_approvalflow"],
     TREASURY: ["view_workorder", "view_myqueue", "view_feereserverequest", "add_feereserverequest",
-               "view_pricequote", "add_pricequote", "change_pricequote"],
+               "view_pricequote", "add_pricequote", "change_pricequote", "view_depositbooking",
+               "add_depositbooking"],
     ADDRESS_REVIEWERS: ["view_workorder", "view_myqueue"],
     CONFIGURATION_CHECKERS: ["view_workorder", "view_myqueue", "view_configchange", "view_accesschange"],
 }

@@ -111,6 +111,34 @@ register(WorkOrderType.MAIN_ACCOUNT_TOPUP, FeeReserveHandler())
 register(WorkOrderType.SUB_TO_MAIN_TRANSFER, FeeReserveHandler())
 
 
+class DepositBookingHandler(WorkOrderHandler):
+    """``atm.va.deposit_book``: a DepositBooking; approval posts the customer's deposit."""
+
+    def context(self, booking) -> dict:
+        ctx = valued_context(amount=booking.amount, currency=booking.currency.code)
+        ctx.update({"customer": booking.customer.reference, "quote": booking.quote,
+                    "cost": None if booking.cost is None else f"{booking.cost:f} {booking.cost_fiat}"})
+        return ctx
+
+    def on_approved(self, work_order, actor) -> None:
+        from approvals.services.deposits import deposit_booking_book
+
+        deposit_booking_book(booking_id=work_order.object_id, actor=actor)
+
+    def on_rejected(self, work_order, actor, reason: str) -> None:
+        from approvals.services.deposits import deposit_booking_close
+
+        deposit_booking_close(booking_id=work_order.object_id, actor=actor, reason=reason, transition="reject")
+
+    def describe(self, booking) -> str:
+        cost = "cost unknown" if booking.cost is None else f"cost {booking.cost:f} {booking.cost_fiat}"
+        return (f"Deposit DEP{booking.pk}: {booking.amount.normalize():f} {booking.currency.code} for "
+                f"{booking.customer.reference} ({cost})")
+
+
+register(WorkOrderType.DEPOSIT_BOOK, DepositBookingHandler())
+
+
 class ConfigChangeHandler(WorkOrderHandler):
     """``atm.config.change``: a ConfigChange whose fields loosen a control; approval applies them
     (compare-and-set: refused when a field changed since the proposal), rejection drops them."""

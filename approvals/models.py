@@ -37,6 +37,7 @@ class WorkOrderType(models.TextChoices):
     WITHDRAW_RESOLVE = "atm.va.withdraw_resolve", "Withdrawal resolution (atm.va.withdraw_resolve)"
     CONFIG_CHANGE = "atm.config.change", "Configuration change (atm.config.change)"
     STAFF_ACCESS_CHANGE = "atm.staff.access_change", "Staff access change (atm.staff.access_change)"
+    DEPOSIT_BOOK = "atm.va.deposit_book", "Customer deposit booking (atm.va.deposit_book)"
 
 
 class Condition(models.TextChoices):
@@ -491,6 +492,78 @@ class FeeReserveRequestStatusChange(StatusChange):
     """Audit row for every move of a fee-reserve request."""
 
     request = models.ForeignKey(FeeReserveRequest, on_delete=models.PROTECT, related_name="history")
+
+
+# --- Customer deposits booked by staff (subjects of atm.va.deposit_book) --------------------------
+
+
+class DepositBooking(Audited, FSMModelMixin, models.Model):
+    """A staff request to credit a customer's deposit (coins that arrived for the customer), with
+    what the customer paid for them when known. Opening one opens its work order; the ledger
+    deposit is posted when another person approves it, the cost in the entry's request (the tax
+    records read it from there)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending approval"
+        BOOKED = "booked", "Approved (booked)"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
+    currency = models.ForeignKey("chains.Currency", on_delete=models.PROTECT, related_name="+")
+    quote = models.CharField(max_length=3, help_text="Instrument quote: the deposit is credited on "
+                                                     "VA/<venue>/<currency><quote> (one of the tenant's quotes).")
+    amount = AmountField()
+    cost = AmountField(null=True, blank=True,
+                       help_text="What the customer paid for these coins, in the cost fiat; empty when unknown "
+                                 "(the tax records then use the price at booking time, or flag it).")
+    cost_fiat = models.CharField(max_length=3, blank=True, choices=PriceQuote.Quote.choices)
+    note = models.TextField(blank=True, help_text="E.g. the deposit's transaction hash.")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", help_text="Who approved, rejected or cancelled it.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="deposit_booking_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(cost__isnull=True, cost_fiat="") | Q(cost__gte=0, cost_fiat__in=["USD", "HKD"]),
+                name="deposit_booking_cost_has_fiat"),
+        ]
+
+    def __str__(self) -> str:
+        return f"DEP{self.pk} {self.amount} {self.currency_id and self.currency.code} for {self.customer_id}"
+
+    @property
+    def reference(self) -> str:
+        return f"deposit-book:{self.pk}"
+
+    def transition_audit_row(self, *, from_state, to_state, actor, reason, transition):
+        return DepositBookingStatusChange(booking=self, from_status=from_state, to_status=to_state,
+                                          actor=actor, reason=reason)
+
+    @transition(field=status, source=Status.PENDING, target=Status.BOOKED)
+    def book(self):
+        pass
+
+    @transition(field=status, source=Status.PENDING, target=Status.REJECTED)
+    def reject(self):
+        pass
+
+    @transition(field=status, source=Status.PENDING, target=Status.CANCELLED)
+    def cancel(self):
+        pass
+
+
+class DepositBookingStatusChange(StatusChange):
+    """Audit row for every move of a deposit booking."""
+
+    booking = models.ForeignKey(DepositBooking, on_delete=models.PROTECT, related_name="history")
 
 
 # --- Configuration changes that loosen a control (subjects of atm.config.change) ---------------------

@@ -183,9 +183,11 @@ class JournalLeg(models.Model):
         ordering = ["id"]
         verbose_name = "journal leg"
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="ledger_leg_amount_not_zero")]
-        # No (account, id) index: nothing reads one account's legs by index (balances are stored;
-        # ledger_check and the admin's account filters join whole tables). Add one with an account
-        # statement feature.
+        # (account, entry): a customer's postings found from their accounts (the tax records, tax/,
+        # read every entry that moved a customer's coins, whoever the entry names: a P2P release
+        # moves the buyer's and the seller's accounts). One B-tree insert per leg; the rest of the
+        # ledger (balances stored, ledger_check joining whole tables) does not need it.
+        indexes = [models.Index(fields=["account", "entry"], name="ledger_leg_account_entry")]
 
     def __str__(self) -> str:
         side = "Dr" if self.amount > 0 else "Cr"

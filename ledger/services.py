@@ -144,11 +144,22 @@ def _entry(rows: list[tuple], **fields) -> JournalEntry:
 
 
 def ledger_deposit(*, customer, currency: str, quote: str, amount: Decimal, reference: str,
-                   memo: str = "") -> JournalEntry:
+                   memo: str = "", cost: Decimal | None = None, cost_fiat: str = "") -> JournalEntry:
     """Credits the customer's available balance on instrument VA/<venue>/<currency><quote>:
-    Dr tenant sub-account / Cr customer available. For staff bookings and demo seeding."""
+    Dr tenant sub-account / Cr customer available. For staff bookings and demo seeding.
+
+    ``cost`` (with ``cost_fiat``, e.g. "HKD"): what the customer paid for the coins, as staff
+    stated it; kept in the entry's request so the tax records (tax/) read it from the ledger.
+    Absent, the request is exactly what it always was (replays of older references match)."""
     amount = _amount(amount)
-    request = _request("deposit", customer=customer.pk, currency=currency, quote=quote, amount=_canon(amount))
+    extra = {}
+    if cost is not None:
+        cost = _amount(cost, "cost", zero_ok=True)
+        if not cost_fiat or not str(cost_fiat).isalpha() or len(cost_fiat) != 3:
+            raise DomainError("validation_error", "A cost needs its fiat currency (e.g. HKD).", field="cost_fiat")
+        extra = {"cost": _canon(cost), "cost_fiat": str(cost_fiat).upper()}
+    request = _request("deposit", customer=customer.pk, currency=currency, quote=quote, amount=_canon(amount),
+                       **extra)
     rows = _call("SELECT * FROM ledger_post_deposit(%s, %s, %s, %s, %s, %s, %s::jsonb)",
                  [customer.pk, currency, quote, amount, reference, memo, request])
     return _entry(rows, reference=reference, kind=EntryKind.DEPOSIT, tenant_id=customer.tenant_id,

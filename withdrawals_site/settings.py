@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "ledger",
     "approvals",
     "withdrawals",
+    "tax",
 ]
 
 MIDDLEWARE = [
