@@ -7,3 +7,15 @@ from fiat.models.bank_accounts import (  # noqa: F401
     NameMatch,
     Rail,
 )
+from fiat.models.cashout import (  # noqa: F401
+    CHARGE_BEARER,
+    BankStatement,
+    ChargeOption,
+    FiatIdempotencyRecord,
+    FiatWithdrawal,
+    FiatWithdrawalStatusChange,
+    PaymentBatch,
+    Quote,
+    Sell,
+    StatementLine,
+)

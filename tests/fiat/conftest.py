@@ -38,3 +38,16 @@ def treasurer(db):
 
 
 HSBC_HK = {"rail": "FPS", "currency": "HKD", "bank_code": "004", "account_number": "123456789012"}
+
+
+@pytest.fixture
+def otp_codes(monkeypatch):
+    """More requests than one TOTP window has codes: every code is right except "000000" (a wrong
+    one, counted as withdrawals' verifier counts it). The real verifier is tested in tests/withdrawals."""
+    from core import customer_otp
+
+    def verify(*, customer, code):
+        if code == "000000":
+            raise customer_otp.WrongOtp()
+
+    monkeypatch.setitem(customer_otp._VERIFIER, "verify", verify)
