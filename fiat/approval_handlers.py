@@ -55,7 +55,8 @@ class FiatWithdrawalHandler(WorkOrderHandler):
     def on_approved(self, work_order, actor) -> None:
         from fiat.services.withdrawals import fiat_withdrawal_approve
 
-        fiat_withdrawal_approve(order=work_order.object_id, actor=actor, reason=f"Work order WO{work_order.pk} approved")
+        fiat_withdrawal_approve(order=work_order.object_id, actor=actor,
+                                reason=f"Work order WO{work_order.pk} approved")
 
     def on_rejected(self, work_order, actor, reason: str) -> None:
         from fiat.services.withdrawals import fiat_withdrawal_reject

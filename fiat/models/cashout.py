@@ -70,6 +70,9 @@ class FiatIdempotencyRecord(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["customer", "scope", "key"], name="fiat_idempotency_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key}"
+
 
 class ChargeOption(models.TextChoices):
     OUR = "OUR", "OUR: we pay all charges (pain.001 DEBT)"
@@ -197,7 +200,8 @@ class BankStatement(models.Model):
     format = models.CharField(max_length=8, choices=Format.choices)
     currency = models.CharField(max_length=3)
     closing_balance = AmountField(null=True, blank=True)
-    ledger_balance = AmountField(null=True, blank=True, help_text="The ledger's client-money bank balance after import.")
+    ledger_balance = AmountField(null=True, blank=True,
+                                 help_text="The ledger's client-money bank balance after import.")
     reconciled = models.BooleanField(default=False, help_text="Closing balance equals the ledger's bank account.")
     imported_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -230,3 +234,6 @@ class StatementLine(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{'Cr' if self.credit else 'Dr'} {self.amount} {self.end_to_end_id} ({self.outcome})"
