@@ -17,6 +17,15 @@ def staff_in(*groups: str, username: str | None = None):
     return user
 
 
+@pytest.fixture(autouse=True)
+def fiat_currencies(db):
+    """HKD and USD as the ledger migration makes them (a transactional test's flush elsewhere empties them)."""
+    from tests.fixtures.factories import CurrencyFactory
+
+    for code in ("HKD", "USD"):
+        CurrencyFactory(code=code, decimals=2)
+
+
 @pytest.fixture
 def kyc_customer(db, tenant):
     return CustomerFactory(tenant=tenant, legal_name="CHAN Tai Man", country="HK", kyc_level=2)

@@ -60,6 +60,8 @@ def run_all(target, n: int):
 def seller(db, settings):
     settings.FIAT_QUOTE_TTL_SECONDS = 600  # the quotes must outlive the set-up on a loaded machine
     customer = CustomerFactory(tenant=TenantFactory(), legal_name="CHAN Tai Man", country="HK", kyc_level=3)
+    for fiat in ("HKD", "USD"):  # a transactional test's flush empties the migration's currencies
+        CurrencyFactory(code=fiat, decimals=2)
     eth = CurrencyFactory(code="ETH", decimals=18)
     PriceQuote.objects.create(currency=eth, quote="HKD", price=Decimal("20000"))
     ledger_deposit(customer=customer, currency="ETH", quote="USD", amount=Decimal("1.0"), reference="d-usd")
