@@ -3,6 +3,7 @@ fiat withdrawal's postings, ledger_check."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -97,3 +98,13 @@ def test_ledger_check_names_a_fiat_kind_in_crypto(eth_holder):
         cursor.execute("INSERT INTO ledger_account (tenant_id, customer_id, currency, instrument, kind, balance) "
                        "VALUES (%s, NULL, 'ETH', '', 'client_money_bank', 0)", [eth_holder.tenant_id])
     assert any("fiat account kind" in p for p in ledger_check())
+
+
+def test_business_days_skip_weekends():
+    from datetime import datetime
+
+    from fiat.services.withdrawals import business_days_between
+
+    friday = datetime(2026, 12, 4, 12, tzinfo=UTC)
+    assert business_days_between(friday, datetime(2026, 12, 7, 9, tzinfo=UTC)) == 1  # Monday
+    assert business_days_between(friday, datetime(2026, 12, 14, 9, tzinfo=UTC)) == 6
