@@ -38,6 +38,8 @@ class WorkOrderType(models.TextChoices):
     CONFIG_CHANGE = "atm.config.change", "Configuration change (atm.config.change)"
     STAFF_ACCESS_CHANGE = "atm.staff.access_change", "Staff access change (atm.staff.access_change)"
     DEPOSIT_BOOK = "atm.va.deposit_book", "Customer deposit booking (atm.va.deposit_book)"
+    BANK_ACCOUNT_VERIFY = "atm.fiat.bank_account_verify", "Bank-account review (atm.fiat.bank_account_verify)"
+    FIAT_WITHDRAW_APPLY = "atm.fiat.withdraw_apply", "Fiat withdrawal (atm.fiat.withdraw_apply)"
 
 
 class Condition(models.TextChoices):
@@ -362,10 +364,18 @@ class RiskListEntry(models.Model):
         HIGH = "high", "High"
         SEVERE = "severe", "Severe"
 
+    class Kind(models.TextChoices):
+        ADDRESS = "address", "Address"
+        NAME = "name", "Person or company name (fiat beneficiaries)"
+        COUNTRY = "country", "Country (ISO 3166 alpha-2; fiat beneficiaries)"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ADDRESS,
+                            help_text="What ``address`` holds: an address, a name (matched normalized) or a country.")
     network = models.ForeignKey("chains.Network", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                 help_text="Empty: the address is listed on every network.")
     address = models.CharField(max_length=128, db_index=True,
-                               help_text="As published; EVM addresses match case-insensitively.")
+                               help_text="As published; EVM addresses match case-insensitively. For a name or "
+                                         "country entry: the name or the country code.")
     category = models.CharField(max_length=12, choices=Category.choices)
     level = models.CharField(max_length=8, choices=Level.choices,
                              help_text="Severe (or any sanctions entry): withdrawals are rejected. High/medium: "

@@ -57,7 +57,8 @@ class RiskListProvider:
         # EVM addresses are hex: the checksum case carries no meaning. Base58 is case-sensitive.
         match = Q(address__iexact=address) if kind == Network.Kind.EVM else Q(address=address)
         entries = list(
-            RiskListEntry.objects.filter(match, Q(network__isnull=True) | Q(network__code=network_code), active=True)
+            RiskListEntry.objects.filter(match, Q(network__isnull=True) | Q(network__code=network_code), active=True,
+                                         kind=RiskListEntry.Kind.ADDRESS)
             .order_by("id")
         )
         hits = [{"id": e.pk, "category": e.category, "level": e.level, "source": e.source} for e in entries]

@@ -43,6 +43,14 @@ ERROR_STATUS: dict[str, int] = {
     "fee_cap_required": 409,
     "chain_mismatch": 409,
     "coin_in_use": 409,
+    # fiat
+    "duplicate_bank_account": 409,
+    "quote_expired": 409,
+    "quote_used": 409,
+    "price_unavailable": 503,
+    "bank_account_not_active": 409,
+    "statement_mismatch": 409,
+    "batch_exported": 409,
 }
 
 # Every code the App API can answer with, and what it means (documented in the OpenAPI schema).
@@ -98,6 +106,19 @@ ERROR_CODES: dict[str, str] = {
     "fee_cap_required": "A coin cannot be enabled without a network fee cap.",
     "chain_mismatch": "The chain does not confirm the coin's settings (chain id or token decimals).",
     "coin_in_use": "The coin's decimals cannot change while one of its withdrawals is not finished.",
+    # Cash-out to fiat (SPEC.md).
+    "invalid_iban": "The IBAN is not valid (format or checksum), or the rail takes none.",
+    "invalid_bic": "The BIC is missing or not valid for this account.",
+    "invalid_bank_code": "The bank code is not the clearing code of a bank we pay to.",
+    "currency_not_on_rail": "The payment rail does not carry this currency.",
+    "name_mismatch": "The account holder's name is not the customer's KYC name.",
+    "duplicate_bank_account": "The customer already has this bank account.",
+    "bank_account_not_active": "The bank account is not active (or still cooling down).",
+    "quote_expired": "The quote is no longer firm; ask for a new one.",
+    "quote_used": "The quote was already executed.",
+    "price_unavailable": "No fresh price for this pair; try again later.",
+    "statement_mismatch": "The bank statement does not agree with what it is matched to.",
+    "batch_exported": "The payment batch was already exported; its file is kept as it is.",
 }
 
 

@@ -38,6 +38,11 @@ class AccountKind(models.TextChoices):
     FEE_REVENUE = "fee_revenue", "Withdrawal fee revenue"
     EXTERNAL = "external", "External (outside world)"
     MAIN_SHORTFALL = "main_shortfall", "Main account fee shortfall"
+    # Cash-out to fiat (docs/FIAT.md).
+    CLIENT_MONEY_BANK = "client_money_bank", "Client-money bank account (fiat)"
+    FIAT_IN_TRANSIT = "fiat_in_transit", "Fiat in transit (payment file sent, not yet on the statement)"
+    BANK_CHARGES = "bank_charges", "Bank charges (expense)"
+    CRYPTO_INVENTORY = "crypto_inventory", "Tenant crypto inventory (bought from customers)"
 
 
 CUSTOMER_KINDS = (AccountKind.CUSTOMER_AVAILABLE, AccountKind.CUSTOMER_HELD)
@@ -46,11 +51,16 @@ DEBIT_NORMAL_KINDS = (
     AccountKind.MAIN_ACCOUNT,
     AccountKind.MAIN_RESERVED,
     AccountKind.NETWORK_FEE_EXPENSE,
+    AccountKind.CLIENT_MONEY_BANK,
+    AccountKind.BANK_CHARGES,
 )
 # Only the outside world may go either way; every other account refuses to be overdrawn.
 MAY_GO_NEGATIVE_KINDS = (AccountKind.EXTERNAL,)
 
 INSTRUMENT_REGEX = r"^VA/[A-Z0-9]{2,10}/[A-Z0-9]+[A-Z]{3}$"
+# A customer's fiat cash position: FIAT/<VENUE>/<CURRENCY>, e.g. FIAT/HAS/HKD.
+FIAT_INSTRUMENT_REGEX = r"^FIAT/[A-Z0-9]{2,10}/[A-Z]{3}$"
+FIAT_CURRENCIES = ("HKD", "USD")
 
 
 class EntryKind(models.TextChoices):
@@ -63,6 +73,11 @@ class EntryKind(models.TextChoices):
     FEE_BOOK = "fee_book", "Fee booked (network fee paid)"
     MAIN_TOPUP = "main_topup", "Main account top-up"
     SUB_TO_MAIN = "sub_to_main", "Sub-account → main account"
+    SELL = "sell", "Sell (crypto → inventory, fiat → customer)"
+    FIAT_SEND = "fiat_send", "Fiat payment sent (held → in transit, fee)"
+    FIAT_SETTLE = "fiat_settle", "Fiat payment on the statement (in transit → bank)"
+    FIAT_RETURN = "fiat_return", "Fiat payment returned (in transit → available, less charge)"
+    BANK_CHARGE = "bank_charge", "Bank charge on the statement"
 
 
 class Account(models.Model):
@@ -80,8 +95,8 @@ class Account(models.Model):
         help_text="Currency code of every amount on this account.")
     instrument = models.CharField(
         max_length=40, blank=True,
-        help_text="Securities instrument VA/<VENUE>/<CURRENCY><QUOTE>, e.g. VA/HAS/ETHUSD; "
-                  "customer accounts only, empty for tenant accounts.")
+        help_text="Securities instrument VA/<VENUE>/<CURRENCY><QUOTE>, e.g. VA/HAS/ETHUSD, or a fiat cash "
+                  "position FIAT/<VENUE>/<CURRENCY>; customer accounts only, empty for tenant accounts.")
     kind = models.CharField(max_length=24, choices=AccountKind.choices)
     normal_sign = models.GeneratedField(
         expression=Case(When(kind__in=DEBIT_NORMAL_KINDS, then=Value(1)), default=Value(-1)),
@@ -106,6 +121,8 @@ class Account(models.Model):
                 condition=Q(balance__gte=0) | Q(kind__in=MAY_GO_NEGATIVE_KINDS), name="ledger_account_not_overdrawn"),
             models.CheckConstraint(
                 condition=(Q(kind__in=CUSTOMER_KINDS, customer__isnull=False, instrument__regex=INSTRUMENT_REGEX)
+                           | Q(kind__in=CUSTOMER_KINDS, customer__isnull=False, instrument__regex=FIAT_INSTRUMENT_REGEX,
+                               currency__in=FIAT_CURRENCIES)
                            | (~Q(kind__in=CUSTOMER_KINDS) & Q(customer__isnull=True, instrument=""))),
                 name="ledger_account_owner_matches_kind"),
             models.CheckConstraint(condition=Q(kind__in=AccountKind.values), name="ledger_account_kind_valid"),

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import QuerySet
 
-from ledger.models import CUSTOMER_KINDS, Account, AccountKind, SecuritiesPosting
+from ledger.models import CUSTOMER_KINDS, FIAT_CURRENCIES, Account, AccountKind, SecuritiesPosting
 
 ZERO = Decimal(0)
 # Kinds refused to go negative (CHECK ledger_account_not_overdrawn); ledger_check re-verifies.
@@ -115,6 +115,19 @@ _CHECKS: list[tuple[str, str]] = [
      """SELECT e.id, e.reference, e.customer_id FROM ledger_entry e
          WHERE e.customer_id IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM customers_customer c WHERE c.id = e.customer_id) ORDER BY e.id"""),
+    # Fiat (docs/FIAT.md): fiat-only kinds in fiat, the crypto inventory and VA instruments in crypto.
+    ("account {0} ({1} {2}): a fiat account kind in a currency that is not fiat",
+     """SELECT a.id, a.kind, a.currency FROM ledger_account a
+         WHERE a.kind IN ('client_money_bank', 'fiat_in_transit', 'bank_charges')
+           AND NOT a.currency = ANY(%(fiat)s) ORDER BY a.id"""),
+    ("account {0} ({1} {2} {3}): a crypto position or inventory in a fiat currency",
+     """SELECT a.id, a.kind, a.currency, a.instrument FROM ledger_account a
+         WHERE a.currency = ANY(%(fiat)s) AND (a.kind = 'crypto_inventory' OR a.instrument LIKE 'VA/%%')
+         ORDER BY a.id"""),
+    ("sell entry {0} ({1}): its request lacks {2}",
+     """SELECT e.id, e.reference, k FROM ledger_entry e
+          CROSS JOIN unnest(ARRAY['currency', 'amount', 'fiat', 'fiat_amount', 'price']) AS k
+         WHERE e.kind = 'sell' AND NOT (e.request ? k) ORDER BY e.id"""),
     ("securities sync mark {0} names no securities posting record (leg {0} is not a customer-instrument leg)",
      """SELECT s.leg_id FROM ledger_securities_sync s
          WHERE NOT EXISTS (SELECT 1 FROM ledger_leg l JOIN ledger_account a ON a.id = l.account_id
@@ -132,7 +145,8 @@ def ledger_check(*, limit: int = 100) -> list[str]:
     problems: list[str] = []
     with connection.cursor() as cursor:
         for message, sql in _CHECKS:
-            cursor.execute(f"{sql} LIMIT {int(limit)}", {"non_negative": list(NON_NEGATIVE_KINDS)})
+            cursor.execute(f"{sql} LIMIT {int(limit)}", {"non_negative": list(NON_NEGATIVE_KINDS),
+                                                          "fiat": list(FIAT_CURRENCIES)})
             problems.extend(message.format(*row) for row in cursor.fetchall())
     return problems
 

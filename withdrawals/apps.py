@@ -6,9 +6,13 @@ class WithdrawalsConfig(AppConfig):
 
     def ready(self) -> None:
         from chains.signals import coin_in_use_checks, sending_resumed
+        from core.customer_otp import register_otp_verifier
         from withdrawals import approval_handlers  # noqa: F401 - registers this app's work-order handlers
         from withdrawals.selectors.coins import coin_unfinished_orders
+        from withdrawals.services.otp import totp_failure_record, totp_verify
         from withdrawals.tasks import requeue_approved
+
+        register_otp_verifier(verify=totp_verify, failure=totp_failure_record)
 
         if coin_unfinished_orders not in coin_in_use_checks:
             coin_in_use_checks.append(coin_unfinished_orders)

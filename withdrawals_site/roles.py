@@ -142,6 +142,13 @@ _OPS_PAGES = {"withdrawals.withdrawalorder", "withdrawals.customeraddress", "wit
               "customers.customer", "chains.coin", "chains.network", "chains.currency",
               "approvals.workorder", "approvals.myqueue"}
 
+# The cash-out pages (their permissions granted by fiat/migrations/0004_role_permissions.py).
+_FIAT_TREASURY_PAGES = {"fiat.fiatwithdrawal", "fiat.paymentbatch", "fiat.bankstatement", "fiat.statementline",
+                        "fiat.quote", "fiat.sell"}
+_FIAT_COMPLIANCE_PAGES = {"fiat.bankaccount", "fiat.bankaccountreviewitem", "fiat.fiatwithdrawal",
+                          "fiat.statementline"}
+_FIAT_OPS_CHECKER_PAGES = {"fiat.fiatwithdrawal", "fiat.bankaccount"}
+
 ROLE_ACCESS: dict[str, dict[str, set[str]]] = {
     "ops_maker": {
         "pages": _OPS_PAGES | {"events.webhookdelivery", "events.event", "tax.taxreport"},
@@ -155,7 +162,7 @@ ROLE_ACCESS: dict[str, dict[str, set[str]]] = {
                     "withdrawals.addressreviewitem:reject_addresses", "events.webhookdelivery:redeliver"},
     },
     "ops_checker": {
-        "pages": _OPS_PAGES | {"approvals.pricequote"},
+        "pages": _OPS_PAGES | {"approvals.pricequote"} | _FIAT_OPS_CHECKER_PAGES,
         "actions": {"withdrawals.customeraddress:approve_addresses", "withdrawals.customeraddress:reject_addresses",
                     "withdrawals.customeraddress:micropayment_seen_action",
                     "withdrawals.addressreviewitem:approve_addresses",
@@ -164,7 +171,8 @@ ROLE_ACCESS: dict[str, dict[str, set[str]]] = {
     "compliance": {
         "pages": {"withdrawals.withdrawalorder", "withdrawals.customeraddress", "withdrawals.addressreviewitem",
                   "customers.customer", "chains.coin", "chains.network", "approvals.workorder",
-                  "approvals.myqueue", "approvals.approvalflow", "approvals.risklistentry"},
+                  "approvals.myqueue", "approvals.approvalflow", "approvals.risklistentry",
+                  *_FIAT_COMPLIANCE_PAGES},
         "actions": set(),
     },
     "treasury": {
@@ -172,8 +180,9 @@ ROLE_ACCESS: dict[str, dict[str, set[str]]] = {
                   "chains.sendingswitch", "chains.killswitchchange", "withdrawals.networksendingcontrol",
                   "ledger.account", "ledger.journalentry", "ledger.journalleg", "ledger.securitiesposting",
                   "approvals.workorder", "approvals.myqueue", "approvals.feereserverequest",
-                  "approvals.pricequote", "approvals.depositbooking"},
-        "actions": {"chains.network:pause_sending", "chains.network:resume_sending", "chains.sendingswitch:pause_all",
+                  "approvals.pricequote", "approvals.depositbooking", *_FIAT_TREASURY_PAGES},
+        "actions": {"fiat.fiatwithdrawal:export_payment_file",
+                    "chains.network:pause_sending", "chains.network:resume_sending", "chains.sendingswitch:pause_all",
                     "chains.sendingswitch:resume_all", "withdrawals.networksendingcontrol:pause_networks",
                     "withdrawals.networksendingcontrol:resume_networks", "ledger.securitiesposting:export_csv",
                     "ledger.securitiesposting:mark_synced", "approvals.feereserverequest:cancel_requests",

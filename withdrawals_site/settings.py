@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "ledger",
     "approvals",
     "withdrawals",
+    "fiat",
     "tax",
 ]
 
@@ -151,6 +152,23 @@ from datetime import timedelta  # noqa: E402
 
 # An address becomes usable this long after it is verified.
 ADDRESS_COOLDOWN = timedelta(hours=float(os.environ.get("ADDRESS_COOLDOWN_HOURS", "24")))
+# A verified bank account takes fiat withdrawals only after this (fiat/, docs/FIAT.md).
+BANK_ACCOUNT_COOLDOWN = timedelta(hours=float(os.environ.get("BANK_ACCOUNT_COOLDOWN_HOURS", "24")))
+# Cash-out to fiat (docs/FIAT.md). Quotes: the price table's price less the spread, firm this long.
+FIAT_QUOTE_TTL_SECONDS = float(os.environ.get("FIAT_QUOTE_TTL_SECONDS", "15"))
+FIAT_SELL_SPREAD = os.environ.get("FIAT_SELL_SPREAD", "0.01")
+FIAT_QUOTE_PRICE_MAX_AGE_SECONDS = float(os.environ.get("FIAT_QUOTE_PRICE_MAX_AGE_SECONDS", "3600"))
+# Per KYC level, per fiat: sells per day, one fiat withdrawal's maximum, fiat withdrawals per day.
+FIAT_SELL_DAILY_LIMITS = {1: {"HKD": "80000", "USD": "10000"}, 2: {"HKD": "800000", "USD": "100000"},
+                          3: {"HKD": "8000000", "USD": "1000000"}}
+FIAT_WITHDRAW_MAX = {1: {"HKD": "50000", "USD": "6000"}, 2: {"HKD": "500000", "USD": "60000"},
+                     3: {"HKD": "5000000", "USD": "600000"}}
+FIAT_WITHDRAW_DAILY_LIMITS = {1: {"HKD": "80000", "USD": "10000"}, 2: {"HKD": "800000", "USD": "100000"},
+                              3: {"HKD": "8000000", "USD": "1000000"}}
+FIAT_WITHDRAW_MIN = "100"
+FIAT_FEES = {"FPS": "5", "CHATS": "50", "SWIFT": "150"}  # our fee per rail, in the withdrawal's currency
+FIAT_OUR_SURCHARGE = "100"  # added when the customer chooses OUR (we bear every bank's charges: DEBT)
+FIAT_SENT_OVERDUE_BUSINESS_DAYS = int(os.environ.get("FIAT_SENT_OVERDUE_BUSINESS_DAYS", "5"))
 ADDRESS_CHALLENGE_TTL = timedelta(minutes=float(os.environ.get("ADDRESS_CHALLENGE_TTL_MINUTES", "15")))
 # Where a customer sends the micropayment that proves control of an address, per network.
 # JSON, e.g. {"ETH": "0x…", "TRON": "T…"}; the demo uses anvil's second dev account.

@@ -46,11 +46,7 @@ def totp_secret(device: TotpDevice) -> str:
     return _fernet().decrypt(device.secret_encrypted.encode()).decode()
 
 
-class WrongOtp(DomainError):
-    """A wrong code for a confirmed device: counted towards ``OTP_MAX_FAILURES``."""
-
-    def __init__(self, detail: str | None = None):
-        super().__init__("invalid_otp", detail, field="otp")
+from core.customer_otp import WrongOtp  # noqa: E402 - one class for every app that checks codes
 
 
 def totp_enroll(*, customer, code: str | None = None) -> tuple[TotpDevice, str, str]:

@@ -26,6 +26,7 @@ from withdrawals_site.roles import role_grant
 
 # anvil's first dev account (default mnemonic): funds the hot wallet and owns the demo token.
 ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+DEMO_LEGAL_NAMES = {"alice": "Alice CHAN", "bob": "Bob WONG"}
 # Customer wallets: anvil dev account 9, a bitcoinlib_test address, a TRON address.
 DEMO_ADDRESSES = {
     "ETH": "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
@@ -86,6 +87,7 @@ class Command(BaseCommand):
         self._money(tenant, customers, staff)
         with transaction.atomic():
             self._addresses(customers, networks)
+            self._bank_accounts(customers)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
     # --- reference data ------------------------------------------------------------------------
@@ -191,6 +193,10 @@ class Command(BaseCommand):
                 user.save()
             customer, _ = Customer.objects.get_or_create(user=user, defaults={
                 "tenant": tenant, "reference": f"C{n:06d}", "kyc_level": 2, "kyc_status": "approved"})
+            if not customer.legal_name:  # KYC identity: fiat bank accounts must be in this name
+                customer.legal_name = DEMO_LEGAL_NAMES[username]
+                customer.country = "HK"
+                customer.save(update_fields=["legal_name", "country"])
             if not TotpDevice.objects.filter(customer=customer, confirmed=True).exists():
                 import time
 
@@ -217,6 +223,31 @@ class Command(BaseCommand):
         for currency, amount in (("ETH", "0.5"), ("BTC", "0.01"), ("TRX", "500")):
             ledger_transfer(tenant=tenant, currency=currency, amount=Decimal(amount), kind="main_topup",
                             reference=f"demo:main-topup:{currency}")
+
+    def _bank_accounts(self, customers) -> None:
+        """One active bank account per demo customer (alice: FPS HKD at HSBC; bob: SWIFT USD), seeded
+        past review and cool-down (the App registers new ones through the review work order)."""
+        from customers.names import name_normalize
+        from fiat.models import BankAccount, BankAccountStatusChange
+
+        now = timezone.now()
+        accounts = {
+            "alice": {"rail": "FPS", "currency": "HKD", "bank_code": "004", "account_number": "123456789012",
+                      "bank_country": "HK"},
+            "bob": {"rail": "SWIFT", "currency": "USD", "bic": "DEUTDEFF", "iban": "DE89370400440532013000",
+                    "bank_country": "DE"},
+        }
+        for username, fields in accounts.items():
+            customer = customers[username]
+            entry, created = BankAccount.objects.get_or_create(
+                customer=customer, rail=fields["rail"], currency=fields["currency"],
+                defaults={**fields, "holder_name": customer.legal_name,
+                          "holder_name_normalized": name_normalize(customer.legal_name), "name_match": "exact",
+                          "status": "active", "verified_at": now - timedelta(days=2),
+                          "usable_from": now - timedelta(days=1), "label": "Demo bank account"})
+            if created:
+                BankAccountStatusChange.objects.create(bank_account=entry, from_status="", to_status="active",
+                                                       reason="Seeded as active (demo data)")
 
     def _addresses(self, customers, networks) -> None:
         from withdrawals.models import AddressStatusChange, CustomerAddress
