@@ -22,6 +22,10 @@ DEFAULT_GROUPS = (WITHDRAWAL_APPROVERS, COMPLIANCE, TREASURY, ADDRESS_REVIEWERS,
 # HKD value at or above which the default withdrawal flow asks Treasury for two sign-offs.
 TREASURY_SIGN_OFF_HKD = Decimal("1000000")
 
+# HKD value from which a P2P appeal decision needs a second checker (settings.P2P_APPEAL_SECOND_PERSON_HKD
+# is the one a running installation uses; this is the default flow's threshold).
+P2P_APPEAL_SECOND_PERSON_HKD = Decimal("100000")
+
 # type -> steps: (name, group, approvals_required, condition, threshold, threshold_currency)
 DEFAULT_FLOWS: dict[str, list[tuple]] = {
     WorkOrderType.COIN_WITHDRAW_APPLY: [
@@ -54,6 +58,12 @@ DEFAULT_FLOWS: dict[str, list[tuple]] = {
     ],
     WorkOrderType.CONFIG_CHANGE: [
         ("Configuration check", CONFIGURATION_CHECKERS, 1, Condition.ALWAYS, None, ""),
+    ],
+    # A P2P appeal (docs/P2P.md): the staff member who proposes release or refund is the maker, a
+    # Compliance member checks it; from P2P_APPEAL_SECOND_PERSON_HKD a second Compliance member too.
+    WorkOrderType.P2P_APPEAL: [
+        ("Appeal check", COMPLIANCE, 1, Condition.ALWAYS, None, ""),
+        ("Second appeal check", COMPLIANCE, 1, Condition.VALUE_GTE, P2P_APPEAL_SECOND_PERSON_HKD, "HKD"),
     ],
 }
 

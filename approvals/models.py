@@ -36,6 +36,7 @@ class WorkOrderType(models.TextChoices):
     RECONCILIATION_ACK = "atm.va.reconciliation_ack", "Reconciliation alert acknowledgement (atm.va.reconciliation_ack)"
     WITHDRAW_RESOLVE = "atm.va.withdraw_resolve", "Withdrawal resolution (atm.va.withdraw_resolve)"
     CONFIG_CHANGE = "atm.config.change", "Configuration change (atm.config.change)"
+    P2P_APPEAL = "atm.p2p.appeal", "P2P appeal decision (atm.p2p.appeal)"
 
 
 class Condition(models.TextChoices):

@@ -63,6 +63,9 @@ class EntryKind(models.TextChoices):
     FEE_BOOK = "fee_book", "Fee booked (network fee paid)"
     MAIN_TOPUP = "main_topup", "Main account top-up"
     SUB_TO_MAIN = "sub_to_main", "Sub-account → main account"
+    P2P_ESCROW = "p2p_escrow", "P2P escrow (seller available → held)"
+    P2P_RELEASE = "p2p_release", "P2P release (escrow → buyer, fee → revenue)"
+    P2P_REFUND = "p2p_refund", "P2P refund (escrow → seller available)"
 
 
 class Account(models.Model):
