@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django_fsm import FSMField, transition
+from django_fsm import FSMField, FSMModelMixin, transition
 
 from core.amounts import format_amount
 from core.fields import AmountField
@@ -30,7 +30,7 @@ class Side(models.TextChoices):
     BUYER = "buyer", "Buyer"
 
 
-class P2POffer(Audited, models.Model):
+class P2POffer(Audited, FSMModelMixin, models.Model):
     """A seller's standing offer. ``remaining`` goes down when a buyer takes part of it and back
     up when that trade is cancelled, expires or is refunded; the database refuses overselling."""
 
@@ -103,7 +103,7 @@ class P2POfferStatusChange(StatusChange):
     offer = models.ForeignKey(P2POffer, on_delete=models.PROTECT, related_name="history")
 
 
-class P2PTrade(Audited, models.Model):
+class P2PTrade(Audited, FSMModelMixin, models.Model):
     """One buyer's trade against an offer, with the seller's coins in escrow from the start.
 
     ``version`` goes up with every move; each request names the version it saw, and a mismatch is
