@@ -65,6 +65,17 @@ DEFAULT_FLOWS: dict[str, list[tuple]] = {
         ("Appeal check", COMPLIANCE, 1, Condition.ALWAYS, None, ""),
         ("Second appeal check", COMPLIANCE, 1, Condition.VALUE_GTE, P2P_APPEAL_SECOND_PERSON_HKD, "HKD"),
     ],
+    # Cash-out to fiat (docs/FIAT.md): Compliance checks a bank account's holder against the KYC
+    # name; a fiat withdrawal needs two distinct people (operations, then treasury), plus
+    # Compliance when screening raises an alert.
+    WorkOrderType.BANK_ACCOUNT_VERIFY: [
+        ("Bank-account review", COMPLIANCE, 1, Condition.ALWAYS, None, ""),
+    ],
+    WorkOrderType.FIAT_WITHDRAW_APPLY: [
+        ("Operations check", WITHDRAWAL_APPROVERS, 1, Condition.ALWAYS, None, ""),
+        ("Compliance review", COMPLIANCE, 1, Condition.SCREENING_ALERT, None, ""),
+        ("Treasury release", TREASURY, 1, Condition.ALWAYS, None, ""),
+    ],
 }
 
 # Model permissions each default group gets (so its members can use the admin pages).

@@ -36,6 +36,8 @@ class WorkOrderType(models.TextChoices):
     RECONCILIATION_ACK = "atm.va.reconciliation_ack", "Reconciliation alert acknowledgement (atm.va.reconciliation_ack)"
     WITHDRAW_RESOLVE = "atm.va.withdraw_resolve", "Withdrawal resolution (atm.va.withdraw_resolve)"
     CONFIG_CHANGE = "atm.config.change", "Configuration change (atm.config.change)"
+    BANK_ACCOUNT_VERIFY = "atm.fiat.bank_account_verify", "Bank-account review (atm.fiat.bank_account_verify)"
+    FIAT_WITHDRAW_APPLY = "atm.fiat.withdraw_apply", "Fiat withdrawal (atm.fiat.withdraw_apply)"
     P2P_APPEAL = "atm.p2p.appeal", "P2P appeal decision (atm.p2p.appeal)"
 
 

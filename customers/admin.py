@@ -12,9 +12,10 @@ class TenantAdmin(admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ("reference", "user", "kyc_level", "kyc_status", "payouts_frozen", "created_at")
-    list_filter = ("kyc_status", "kyc_level")
-    search_fields = ("reference", "user__username", "user__email")
+    list_display = ("reference", "user", "legal_name", "country", "kyc_level", "kyc_status", "payouts_frozen",
+                    "created_at")
+    list_filter = ("kyc_status", "kyc_level", "country")
+    search_fields = ("reference", "user__username", "user__email", "legal_name")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     readonly_fields = ("payouts_frozen_until", "payouts_frozen_reason")

@@ -45,6 +45,11 @@ class Customer(models.Model):
         default=1, help_text="KYC tier (1 basic, 2 enhanced, 3 institutional); sets daily limits."
     )
     kyc_status = models.CharField(max_length=16, choices=KycStatus.choices, default=KycStatus.PENDING)
+    # KYC identity (fiat cash-out: a bank account's holder must be this person; customers.names).
+    legal_name = models.CharField(max_length=200, blank=True,
+                                  help_text="Full legal name as verified by KYC; bank-account holders must match it.")
+    country = models.CharField(max_length=2, blank=True, validators=[RegexValidator(r"^[A-Z]{2}$")],
+                               help_text="Country of residence from KYC (ISO 3166 alpha-2, e.g. HK); screened.")
     created_at = models.DateTimeField(auto_now_add=True)
     # Set only by customers.services.customer_freeze_payouts (read-only in the admin).
     payouts_frozen_until = models.DateTimeField(
@@ -58,6 +63,8 @@ class Customer(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(kyc_level__gte=0, kyc_level__lte=3),
                                    name="customer_kyc_level_range"),
+            models.CheckConstraint(condition=models.Q(country="") | models.Q(country__regex=r"^[A-Z]{2}$"),
+                                   name="customer_country_iso2"),
         ]
 
     def __str__(self) -> str:
@@ -66,6 +73,12 @@ class Customer(models.Model):
     @property
     def may_withdraw(self) -> bool:
         return self.kyc_status == self.KycStatus.APPROVED and self.kyc_level >= 1
+
+    @property
+    def legal_name_normalized(self) -> str:
+        from customers.names import name_normalize
+
+        return name_normalize(self.legal_name)
 
     def payouts_frozen_at(self, now) -> bool:
         return self.payouts_frozen_until is not None and self.payouts_frozen_until > now

@@ -54,9 +54,10 @@ class P2POffer(Audited, FSMModelMixin, models.Model):
         default=15, help_text="How long a buyer has to pay and mark the trade paid before it expires.")
     fee_payer = models.CharField(max_length=6, choices=FeePayer.choices, default=FeePayer.SELLER,
                                  help_text="Who pays the trade fee (P2P_FEE_RATE of the amount).")
-    # SEAM until fiat.BankAccount is merged: the seller's own active bank accounts, by id.
-    payment_method_ids = models.JSONField(default=list, blank=True,
-                                          help_text="The seller's own active bank accounts buyers may pay to.")
+    # A string reference: the fiat app is on this floor too, so no import (docs/DECISIONS.md).
+    payment_methods = models.ManyToManyField(
+        "fiat.BankAccount", related_name="+",
+        help_text="The seller's own active bank accounts buyers may pay to (re-checked when a trade opens).")
     terms = models.CharField(max_length=500, blank=True, help_text="The seller's note to buyers.")
     status = FSMField(default=Status.ACTIVE, choices=Status.choices, protected=True, max_length=12)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -140,8 +141,8 @@ class P2PTrade(Audited, FSMModelMixin, models.Model):
     escrow_split = models.JSONField(default=list, help_text='Seller instruments escrowed: [{"instrument", "amount"}].')
     status = FSMField(default=Status.OPEN, choices=Status.choices, protected=True, max_length=20, db_index=True)
     version = models.PositiveIntegerField(default=1, help_text="Goes up with every move.")
-    # SEAM until fiat.BankAccount is merged: which of the seller's accounts the buyer pays to.
-    payment_method_id = models.BigIntegerField(null=True, blank=True)
+    payment_method = models.ForeignKey("fiat.BankAccount", on_delete=models.PROTECT, related_name="+",
+                                       help_text="The seller's account the buyer pays to.")
     payment_method_label = models.CharField(max_length=200, blank=True,
                                             help_text="The seller's account as shown to the buyer (masked).")
     payer_name = models.CharField(max_length=200, blank=True, help_text="The name on the account the buyer paid from.")

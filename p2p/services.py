@@ -33,7 +33,12 @@ from customers.models import Customer
 from ledger.services import ledger_p2p_escrow, ledger_p2p_refund, ledger_p2p_release
 from ledger.types import HoldLine
 from p2p.models import FeePayer, P2PEvidence, P2POffer, P2POfferStatusChange, P2PTrade, P2PTradeStatusChange, Side
-from p2p.payment_methods import payer_name_check, payment_method_for_trade, seller_payment_methods
+from p2p.payment_methods import (
+    payer_name_check,
+    payment_method_for_trade,
+    payment_method_label,
+    seller_payment_methods,
+)
 
 logger = logging.getLogger("p2p")
 
@@ -147,8 +152,8 @@ def offer_create(*, seller: Customer, currency: str, fiat: str, price: str, tota
     with transaction.atomic():
         offer = P2POffer.objects.create(
             seller=seller, currency=coin_currency, fiat=fiat, price=unit_price, total_amount=total, remaining=total,
-            min_trade=low, max_trade=high, payment_window_minutes=window, fee_payer=fee_payer,
-            payment_method_ids=[m["id"] for m in methods], terms=terms[:500])
+            min_trade=low, max_trade=high, payment_window_minutes=window, fee_payer=fee_payer, terms=terms[:500])
+        offer.payment_methods.set(methods)
         P2POfferStatusChange.objects.create(offer=offer, from_status="", to_status=offer.status, actor=seller.user,
                                             reason="Offered in the App")
     return offer
@@ -229,8 +234,9 @@ def trade_open(*, buyer: Customer, offer: P2POffer | int, amount: str, payment_m
 
         trade = P2PTrade.objects.create(
             offer=offer, seller=seller, buyer=buyer, currency=offer.currency, fiat=offer.fiat, amount=value,
-            price=offer.price, fee_payer=offer.fee_payer, payment_method_id=method["id"],
-            payment_method_label=method["label"], expires_at=now + timedelta(minutes=offer.payment_window_minutes),
+            price=offer.price, fee_payer=offer.fee_payer, payment_method=method,
+            payment_method_label=payment_method_label(method),
+            expires_at=now + timedelta(minutes=offer.payment_window_minutes),
             **terms)
         offer.remaining = offer.remaining - value
         offer.save(update_fields=["remaining", "updated_at"])

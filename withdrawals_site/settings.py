@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "ledger",
     "approvals",
     "withdrawals",
+    "fiat",
     "p2p",
 ]
 
@@ -152,6 +153,8 @@ from datetime import timedelta  # noqa: E402
 
 # An address becomes usable this long after it is verified.
 ADDRESS_COOLDOWN = timedelta(hours=float(os.environ.get("ADDRESS_COOLDOWN_HOURS", "24")))
+# A verified bank account takes fiat withdrawals only after this (fiat/, docs/FIAT.md).
+BANK_ACCOUNT_COOLDOWN = timedelta(hours=float(os.environ.get("BANK_ACCOUNT_COOLDOWN_HOURS", "24")))
 ADDRESS_CHALLENGE_TTL = timedelta(minutes=float(os.environ.get("ADDRESS_CHALLENGE_TTL_MINUTES", "15")))
 # Where a customer sends the micropayment that proves control of an address, per network.
 # JSON, e.g. {"ETH": "0x…", "TRON": "T…"}; the demo uses anvil's second dev account.

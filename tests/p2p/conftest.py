@@ -28,10 +28,14 @@ def proof(name: str = "transfer.png") -> SimpleUploadedFile:
 def fast_password_hashing(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path
+    settings.BANK_ACCOUNT_COOLDOWN = timedelta(0)
 
 
 def named_customer(first: str, last: str, *, otp: bool = False, **kwargs) -> Customer:
+    """A customer whose KYC legal name is "LAST First" (Hong Kong style: family name first)."""
     user = UserFactory(first_name=first, last_name=last)
+    kwargs.setdefault("legal_name", f"{last.upper()} {first}")
+    kwargs.setdefault("country", "HK")
     if otp:
         customer = enrolled_customer(user=user, **kwargs)
     else:
@@ -39,14 +43,25 @@ def named_customer(first: str, last: str, *, otp: bool = False, **kwargs) -> Cus
     return customer
 
 
+def active_bank_account(customer: Customer, *, currency: str = "HKD", number: str = "123456789012"):
+    """A bank account of the customer, reviewed and active (the cool-down is zero in these tests)."""
+    from fiat.services.bank_accounts import bank_account_activate, bank_account_register
+
+    account = bank_account_register(customer=customer, holder_name=customer.legal_name, currency=currency,
+                                    rail="FPS" if currency == "HKD" else "SWIFT", bank_code="004",
+                                    account_number=number, **({} if currency == "HKD" else {"bic": "HSBCHKHHXXX"}))
+    return bank_account_activate(bank_account=account, actor=None, reason="Reviewed (test)")
+
+
 @dataclass
 class Market:
     seller: Customer
     buyer: Customer
+    account: object = None
 
     def offer(self, **overrides) -> P2POffer:
         terms = {"currency": "USDT", "fiat": "HKD", "price": "7.80", "total_amount": "6000", "min_trade": "100",
-                 "max_trade": "6000", "payment_method_ids": [1]}
+                 "max_trade": "6000", "payment_method_ids": [self.account.pk] if self.account else []}
         terms.update(overrides)
         return offer_create(seller=self.seller, **terms)
 
@@ -72,4 +87,4 @@ def market(db) -> Market:
     buyer = named_customer("Tai Man", "Chan")
     ledger_deposit(customer=seller, currency="USDT", quote="USD", amount=Decimal("3000"), reference="dep-usd")
     ledger_deposit(customer=seller, currency="USDT", quote="HKD", amount=Decimal("4000"), reference="dep-hkd")
-    return Market(seller=seller, buyer=buyer)
+    return Market(seller=seller, buyer=buyer, account=active_bank_account(seller))

@@ -124,7 +124,7 @@ def test_kyc_is_required_on_both_sides(market):
     market.buyer.save()
     refused("kyc_required", market.take, offer=offer, amount="1000")
     pending = named_customer("No", "Kyc", kyc_status="pending")
-    refused("kyc_required", type(market)(seller=pending, buyer=market.buyer).offer)
+    refused("kyc_required", type(market)(seller=pending, buyer=market.buyer, account=market.account).offer)
 
 
 def test_kyc_level_limits_the_days_trading(market, settings):
@@ -133,6 +133,23 @@ def test_kyc_level_limits_the_days_trading(market, settings):
     market.take(offer, "1000")  # 7,800 HKD
     error = refused("daily_limit_exceeded", market.take, offer=offer, amount="500")  # 3,900 more
     assert "2200" in error.detail
+
+
+def test_payment_methods_are_the_sellers_own_active_accounts_in_the_offers_fiat(market):
+    from tests.p2p.conftest import active_bank_account
+
+    other = active_bank_account(market.buyer)
+    refused("bank_account_not_active", market.offer, payment_method_ids=[other.pk])
+    refused("bank_account_not_active", market.offer, fiat="USD")  # an HKD account for a USD offer
+    refused("validation_error", market.offer, payment_method_ids=[])
+
+
+def test_an_offer_whose_account_was_archived_cannot_be_taken(market):
+    from fiat.services.bank_accounts import bank_account_archive
+
+    offer = market.offer()
+    bank_account_archive(bank_account=market.account, actor=market.seller.user, reason="closed")
+    refused("offer_unavailable", market.take, offer=offer, amount="1000")
 
 
 def test_a_seller_cannot_take_their_own_offer(market):
