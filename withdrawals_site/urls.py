@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("chains.urls")),
     path("", include("ledger.urls")),
     path("", include("withdrawals.urls")),
+    path("", include("p2p.urls")),
 ]
 
 urlpatterns = [
