@@ -279,3 +279,12 @@ class P2PEvidence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by the {self.side} of T{self.trade_id}"
+
+
+class P2PAppealItem(P2PTrade):
+    """The appeal queue (admin): the same rows, where they wait for a staff decision."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "trade in appeal"
+        verbose_name_plural = "appeal queue"
