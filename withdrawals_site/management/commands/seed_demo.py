@@ -86,6 +86,8 @@ class Command(BaseCommand):
         self._money(tenant, customers, staff)
         with transaction.atomic():
             self._addresses(customers, networks)
+        with transaction.atomic():
+            self._p2p_offer(customers)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
     # --- reference data ------------------------------------------------------------------------
@@ -230,6 +232,35 @@ class Command(BaseCommand):
             if created:
                 AddressStatusChange.objects.create(address=entry, from_status="", to_status="verified",
                                                    reason="Seeded as verified (demo data)")
+
+    def _p2p_offer(self, customers) -> None:
+        """Alice (KYC name LEE Alice) sells USDT for HKD on P2P, paid to her reviewed FPS account;
+        bob (WONG Bob) can take it (docs/P2P.md)."""
+        from fiat.models import BankAccount
+        from fiat.services.bank_accounts import bank_account_activate, bank_account_register
+        from p2p.models import P2POffer
+        from p2p.services import offer_create
+
+        for username, legal_name in (("alice", "LEE Alice"), ("bob", "WONG Bob")):
+            customer = customers[username]
+            if not customer.legal_name:
+                customer.legal_name, customer.country = legal_name, "HK"
+                customer.save(update_fields=["legal_name", "country"])
+        alice = customers["alice"]
+        if P2POffer.objects.filter(seller=alice).exists():
+            return
+        account = BankAccount.objects.filter(customer=alice, currency="HKD", status="active").first()
+        if account is None:
+            account = bank_account_register(customer=alice, holder_name="LEE Alice", currency="HKD", rail="FPS",
+                                            bank_code="004", account_number="123456789012", label="Demo HSBC")
+            account = bank_account_activate(bank_account=account, actor=None, reason="Seeded as reviewed (demo data)")
+            from approvals.services.work_orders import work_order_cancel
+
+            work_order_cancel(subject=account, actor=None, reason="Seeded as reviewed (demo data)")
+        # Demo data: past the cool-down at once, so the offer can name it.
+        BankAccount.objects.filter(pk=account.pk).update(usable_from=timezone.now() - timedelta(days=1))
+        offer_create(seller=alice, currency="USDT", fiat="HKD", price="7.82", total_amount="2000", min_trade="100",
+                     max_trade="2000", payment_method_ids=[account.pk], terms="Demo offer: FPS only, own-name payers.")
 
     def _btc_demo_address(self, network) -> str | None:
         try:
