@@ -199,8 +199,11 @@ def trade_open(*, buyer: Customer, offer: P2POffer | int, amount: str, payment_m
     side's KYC daily limit, after the buyer's cancel limit, or when the seller's balance is short."""
     now = now or timezone.now()
     with transaction.atomic():
-        offer = locked(P2POffer, offer.pk if isinstance(offer, P2POffer) else offer,
-                       select_related=("seller__tenant", "seller__user", "currency"))
+        try:
+            offer = locked(P2POffer, int(offer.pk if isinstance(offer, P2POffer) else offer),
+                           select_related=("seller__tenant", "seller__user", "currency"))
+        except (P2POffer.DoesNotExist, TypeError, ValueError):
+            raise DomainError("not_found", "No such offer.", field="offer_id") from None
         if offer.seller.tenant_id != buyer.tenant_id:
             raise DomainError("not_found", "No such offer.")
         if offer.seller_id == buyer.pk:
@@ -253,13 +256,18 @@ def trade_open(*, buyer: Customer, offer: P2POffer | int, amount: str, payment_m
 
 # --- the moves of a trade -----------------------------------------------------------------------
 
-def _trade_locked(trade: P2PTrade | int, *, version: int | None) -> P2PTrade:
+def _trade_locked(trade: P2PTrade | int, *, version: int | None, customer: Customer | None = None,
+                  allowed: tuple[str, ...] = ()):
+    """The trade locked; for a customer's move also their side (a stranger is told the trade does
+    not exist before anything else), then the version they saw compared. Returns the trade, or
+    (trade, side) when a customer is given."""
     trade = locked(P2PTrade, trade.pk if isinstance(trade, P2PTrade) else trade,
                    select_related=("seller__user", "seller__tenant", "buyer__user", "currency"))
+    side = _side(trade, customer, allowed=allowed) if customer is not None else None
     if version is not None and trade.version != _version(version):
         raise DomainError("trade_state_changed", f"The trade is at version {trade.version} ({trade.status}), "
                                                  f"not {version}: reload it and decide again.", field="version")
-    return trade
+    return (trade, side) if customer is not None else trade
 
 
 def _version(value) -> int:
@@ -297,8 +305,7 @@ def trade_mark_paid(*, trade: P2PTrade | int, customer: Customer, version: int, 
         raise DomainError("validation_error", "Name the account you paid from.", field="payer_account")
     evidence_check(proof, field="proof")
     with transaction.atomic():
-        trade = _trade_locked(trade, version=version)
-        _side(trade, customer, allowed=(Side.BUYER,))
+        trade, _ = _trade_locked(trade, version=version, customer=customer, allowed=(Side.BUYER,))
         payer_name_check(buyer=trade.buyer, payer_name=payer_name)
         trade.payer_name = payer_name.strip()[:200]
         trade.payer_account = payer_account.strip()[:100]
@@ -317,8 +324,7 @@ def trade_unmark_paid(*, trade: P2PTrade | int, customer: Customer, version: int
     """The buyer takes the paid mark back, once, before the seller acts (released or appealed
     trades are past this). The payment window keeps its original end."""
     with transaction.atomic():
-        trade = _trade_locked(trade, version=version)
-        _side(trade, customer, allowed=(Side.BUYER,))
+        trade, _ = _trade_locked(trade, version=version, customer=customer, allowed=(Side.BUYER,))
         if trade.status == Status.BUYER_PAID and trade.paid_undone:
             raise DomainError("invalid_transition", "A paid mark can be taken back only once.")
         trade.paid_undone = True
@@ -349,8 +355,7 @@ def trade_cancel(*, trade: P2PTrade | int, customer: Customer, version: int, rea
     seller cannot cancel alone: their cancel is a request the buyer's cancel completes ("both")."""
     now = now or timezone.now()
     with transaction.atomic():
-        trade = _trade_locked(trade, version=version)
-        side = _side(trade, customer, allowed=(Side.BUYER, Side.SELLER))
+        trade, side = _trade_locked(trade, version=version, customer=customer, allowed=(Side.BUYER, Side.SELLER))
         if trade.status != Status.OPEN:
             raise DomainError("not_cancellable", f"A trade that is {trade.status} cannot be cancelled"
                                                  + (": appeal instead." if trade.status == Status.BUYER_PAID else "."))
@@ -379,8 +384,7 @@ def trade_release(*, trade: P2PTrade | int, customer: Customer, version: int, ot
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            trade = _trade_locked(trade, version=version)
-            _side(trade, customer, allowed=(Side.SELLER,))
+            trade, _ = _trade_locked(trade, version=version, customer=customer, allowed=(Side.SELLER,))
             if trade.status == Status.OPEN:
                 raise DomainError("not_paid_yet", "The buyer has not marked the trade paid: check your bank, "
                                                   "never release on a screenshot.")
@@ -409,8 +413,7 @@ def trade_appeal(*, trade: P2PTrade | int, customer: Customer, version: int, rea
     if not (reason or "").strip():
         raise DomainError("validation_error", "Say why you appeal.", field="reason")
     with transaction.atomic():
-        trade = _trade_locked(trade, version=version)
-        side = _side(trade, customer, allowed=(Side.BUYER, Side.SELLER))
+        trade, side = _trade_locked(trade, version=version, customer=customer, allowed=(Side.BUYER, Side.SELLER))
         if trade.status == Status.OPEN:
             raise DomainError("appeal_too_early", "An appeal opens once the buyer has marked the trade paid.")
         if trade.status != Status.BUYER_PAID:

@@ -191,6 +191,18 @@ class ListFilters(serializers.Serializer):
     mine = serializers.BooleanField(required=False)
 
 
+def _filters(request) -> dict:
+    """The list's query parameters, each given once (``?page=1&page=2`` is refused, not guessed)."""
+    repeated = next((name for name in request.query_params if len(request.query_params.getlist(name)) > 1), None)
+    if repeated:
+        from core.errors import DomainError
+
+        raise DomainError("validation_error", f"{repeated} is given more than once.", field=repeated)
+    filters = ListFilters(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    return filters.validated_data
+
+
 def _trade_response(request, trade_id: int, *, code=status.HTTP_200_OK) -> Response:
     trade = selectors.trade_get_for_customer(customer=request.customer, trade_id=trade_id)
     return Response(TradeOutput(trade, context={"customer": request.customer}).data, status=code)
@@ -214,9 +226,7 @@ class OfferListCreate(GenericAPIView):
                    responses={200: OfferOutput(many=True), **error_responses("validation_error", "not_found",
                                                                              *AUTH_ERRORS)})
     def get(self, request):
-        filters = ListFilters(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
+        data = _filters(request)
         if data.get("mine"):
             queryset = selectors.offers_of(seller=request.customer)
         else:
@@ -273,10 +283,9 @@ class TradeListCreate(GenericAPIView):
                    responses={200: TradeOutput(many=True), **error_responses("validation_error", "not_found",
                                                                              *AUTH_ERRORS)})
     def get(self, request):
-        filters = ListFilters(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        queryset = selectors.trades_for_customer(customer=request.customer, status=filters.validated_data.get("status"),
-                                                 side=filters.validated_data.get("side"))
+        data = _filters(request)
+        queryset = selectors.trades_for_customer(customer=request.customer, status=data.get("status"),
+                                                 side=data.get("side"))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(TradeOutput(page, many=True, context={"customer": request.customer}).data)
 
