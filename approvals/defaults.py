@@ -22,6 +22,10 @@ DEFAULT_GROUPS = (WITHDRAWAL_APPROVERS, COMPLIANCE, TREASURY, ADDRESS_REVIEWERS,
 # HKD value at or above which the default withdrawal flow asks Treasury for two sign-offs.
 TREASURY_SIGN_OFF_HKD = Decimal("1000000")
 
+# HKD value from which a P2P appeal decision needs a second checker (settings.P2P_APPEAL_SECOND_PERSON_HKD
+# is the one a running installation uses; this is the default flow's threshold).
+P2P_APPEAL_SECOND_PERSON_HKD = Decimal("100000")
+
 # type -> steps: (name, group, approvals_required, condition, threshold, threshold_currency)
 DEFAULT_FLOWS: dict[str, list[tuple]] = {
     WorkOrderType.COIN_WITHDRAW_APPLY: [
@@ -63,6 +67,12 @@ DEFAULT_FLOWS: dict[str, list[tuple]] = {
     # A customer deposit booked by staff credits the customer: one other Treasury member checks it.
     WorkOrderType.DEPOSIT_BOOK: [
         ("Treasury check", TREASURY, 1, Condition.ALWAYS, None, ""),
+    ],
+    # A P2P appeal (docs/P2P.md): the staff member who proposes release or refund is the maker, a
+    # Compliance member checks it; from P2P_APPEAL_SECOND_PERSON_HKD a second Compliance member too.
+    WorkOrderType.P2P_APPEAL: [
+        ("Appeal check", COMPLIANCE, 1, Condition.ALWAYS, None, ""),
+        ("Second appeal check", COMPLIANCE, 1, Condition.VALUE_GTE, P2P_APPEAL_SECOND_PERSON_HKD, "HKD"),
     ],
     # Cash-out to fiat (docs/FIAT.md): Compliance checks a bank account's holder against the KYC
     # name; a fiat withdrawal needs two distinct people (operations, then treasury), plus

@@ -40,6 +40,7 @@ class WorkOrderType(models.TextChoices):
     DEPOSIT_BOOK = "atm.va.deposit_book", "Customer deposit booking (atm.va.deposit_book)"
     BANK_ACCOUNT_VERIFY = "atm.fiat.bank_account_verify", "Bank-account review (atm.fiat.bank_account_verify)"
     FIAT_WITHDRAW_APPLY = "atm.fiat.withdraw_apply", "Fiat withdrawal (atm.fiat.withdraw_apply)"
+    P2P_APPEAL = "atm.p2p.appeal", "P2P appeal decision (atm.p2p.appeal)"
 
 
 class Condition(models.TextChoices):

@@ -26,7 +26,9 @@ def register_otp_verifier(*, verify, failure) -> None:
 
 
 def customer_otp_verify(*, customer, code: str) -> None:
-    if "verify" not in _VERIFIER:
+    if not code:
+        raise DomainError("invalid_otp", "The one-time code is required.", field="otp")
+    if "verify" not in _VERIFIER:  # fail closed: no verifier, no move
         raise DomainError("invalid_otp", "No one-time-code verifier is installed.", field="otp")
     _VERIFIER["verify"](customer=customer, code=code)
 

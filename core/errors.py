@@ -51,6 +51,13 @@ ERROR_STATUS: dict[str, int] = {
     "bank_account_not_active": 409,
     "statement_mismatch": 409,
     "batch_exported": 409,
+    # p2p
+    "trade_state_changed": 409,
+    "not_paid_yet": 409,
+    "appeal_too_early": 409,
+    "cancel_limit_reached": 409,
+    "payer_name_mismatch": 400,
+    "offer_unavailable": 409,
 }
 
 # Every code the App API can answer with, and what it means (documented in the OpenAPI schema).
@@ -119,6 +126,13 @@ ERROR_CODES: dict[str, str] = {
     "price_unavailable": "No fresh price for this pair; try again later.",
     "statement_mismatch": "The bank statement does not agree with what it is matched to.",
     "batch_exported": "The payment batch was already exported; its file is kept as it is.",
+    # P2P cash-out (SPEC.md, "P2P cash-out with escrow")
+    "trade_state_changed": "The trade moved since the version you sent; reload it and decide again.",
+    "not_paid_yet": "The buyer has not marked the trade paid; nothing to release.",
+    "appeal_too_early": "An appeal opens only after the minimum time in buyer_paid.",
+    "cancel_limit_reached": "Today's limit of cancelled trades is reached; try again tomorrow.",
+    "payer_name_mismatch": "The payer's name does not match the buyer's KYC name.",
+    "offer_unavailable": "The offer is paused, withdrawn, or has less left than asked.",
 }
 
 

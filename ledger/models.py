@@ -78,6 +78,9 @@ class EntryKind(models.TextChoices):
     FIAT_SETTLE = "fiat_settle", "Fiat payment on the statement (in transit → bank)"
     FIAT_RETURN = "fiat_return", "Fiat payment returned (in transit → available, less charge)"
     BANK_CHARGE = "bank_charge", "Bank charge on the statement"
+    P2P_ESCROW = "p2p_escrow", "P2P escrow (seller available → held)"
+    P2P_RELEASE = "p2p_release", "P2P release (escrow → buyer, fee → revenue)"
+    P2P_REFUND = "p2p_refund", "P2P refund (escrow → seller available)"
 
 
 class Account(models.Model):

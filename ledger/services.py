@@ -37,6 +37,9 @@ __all__ = [
     "ledger_fee_release",
     "ledger_fee_book",
     "ledger_transfer",
+    "ledger_p2p_escrow",
+    "ledger_p2p_release",
+    "ledger_p2p_refund",
     "securities_mark_synced",
 ]
 
@@ -292,6 +295,61 @@ def ledger_transfer(*, tenant, currency: str, amount: Decimal, kind: str, refere
                  [tenant.pk, currency, amount, kind, reference, request])
     return _entry(rows, reference=reference, kind=kind, tenant_id=tenant.pk, customer_id=None,
                   currency_id=currency, request=json.loads(request), memo="")
+
+
+# --- P2P escrow (p2p/): the seller's held balance under the trade's reference is the escrow ------
+
+def ledger_p2p_escrow(*, seller, currency: str, amount: Decimal, reference: str, trade_id: int) -> list[HoldLine]:
+    """Locks the seller's coins for a trade: available → held, largest instrument first (the
+    ``ledger_hold`` waterfall), as an entry of kind ``p2p_escrow``. Returns the split, which the
+    trade stores and hands back to ``ledger_p2p_release`` / ``ledger_p2p_refund``."""
+    amount = _amount(amount)
+    request = _request("p2p_escrow", trade=trade_id, seller=seller.pk, currency=currency, amount=_canon(amount))
+    rows = _call("SELECT instrument, amount FROM ledger_post_p2p_escrow(%s, %s, %s, %s, %s, %s::jsonb)",
+                 [seller.pk, seller.tenant_id, currency, amount, reference, request])
+    return [HoldLine(instrument=instrument, amount=_plain(value)) for instrument, value in rows]
+
+
+def ledger_p2p_release(*, seller, buyer, currency: str, fiat: str, split: list[HoldLine], amount: Decimal,
+                       fee: Decimal, fee_payer: str, price: Decimal, fiat_amount: Decimal, trade_id: int,
+                       reference: str, refund_reference: str) -> JournalEntry:
+    """Pays a trade's escrow out (the seller's confirmation or a staff ``resolved_release``), one
+    entry of kind ``p2p_release``: Dr the seller's held (the split) / Cr the buyer's available on
+    ``VA/<venue>/<currency><fiat>`` (``amount``, what the buyer receives) / Cr fee revenue (``fee``).
+    The split must equal amount + fee. Refused (``ledger_reference_conflict``) once
+    ``refund_reference`` was posted: an escrow is paid out once.
+
+    ``request`` (JournalEntry.request) is the agreed contract with the tax records: ``seller``,
+    ``buyer`` (customer ids), ``currency``, ``amount``, ``fee``, ``fee_payer`` ("seller" | "buyer"),
+    ``fiat``, ``price`` (per unit, in fiat) and ``fiat_amount``, as canonical decimal strings."""
+    instruments, amounts = _split(split)
+    amount = _amount(amount)
+    fee = _amount(fee, "fee", zero_ok=True)
+    if fee_payer not in ("seller", "buyer"):
+        raise DomainError("validation_error", "fee_payer is seller or buyer.", field="fee_payer")
+    request = _request("p2p_release", trade=trade_id, seller=seller.pk, buyer=buyer.pk, currency=currency,
+                       amount=_canon(amount), fee=_canon(fee), fee_payer=fee_payer, fiat=fiat,
+                       price=_canon(_amount(price, "price")), fiat_amount=_canon(_amount(fiat_amount, "fiat_amount")),
+                       split=[[i, _canon(a)] for i, a in zip(instruments, amounts, strict=True)])
+    rows = _call("SELECT * FROM ledger_post_p2p_release(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
+                 [seller.pk, buyer.pk, seller.tenant_id, currency, instruments, amounts, fiat, amount, fee, reference,
+                  refund_reference, request])
+    return _entry(rows, reference=reference, kind=EntryKind.P2P_RELEASE, tenant_id=seller.tenant_id,
+                  customer_id=seller.pk, currency_id=currency, request=json.loads(request), memo="")
+
+
+def ledger_p2p_refund(*, seller, currency: str, split: list[HoldLine], trade_id: int, reason: str, reference: str,
+                      release_reference: str) -> JournalEntry:
+    """Gives a trade's escrow back to the seller (cancelled, expired, ``resolved_refund``): held →
+    available on exactly the split, kind ``p2p_refund``. Refused once ``release_reference`` was
+    posted."""
+    instruments, amounts = _split(split)
+    request = _request("p2p_refund", trade=trade_id, seller=seller.pk, currency=currency, reason=reason,
+                       split=[[i, _canon(a)] for i, a in zip(instruments, amounts, strict=True)])
+    rows = _call("SELECT * FROM ledger_post_p2p_refund(%s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
+                 [seller.pk, seller.tenant_id, currency, instruments, amounts, reference, release_reference, request])
+    return _entry(rows, reference=reference, kind=EntryKind.P2P_REFUND, tenant_id=seller.tenant_id,
+                  customer_id=seller.pk, currency_id=currency, request=json.loads(request), memo="")
 
 
 def securities_mark_synced(*, record_ids: list[int], actor) -> int:

@@ -14,6 +14,15 @@ def _auditors_view_everything(sender, using="default", **kwargs) -> None:
         group.permissions.add(*Permission.objects.using(using).filter(codename__startswith="view_"))
 
 
+def _wire_apps_of_one_floor() -> None:
+    """Apps on one floor never import each other; what one reads of another is handed over here,
+    on the floor above both: P2P payment methods are the fiat app's active bank accounts."""
+    from fiat.selectors import bank_accounts_active_for
+    from p2p.payment_methods import bank_accounts_source_set
+
+    bank_accounts_source_set(bank_accounts_active_for)
+
+
 class WithdrawalsSiteConfig(AppConfig):
     name = "withdrawals_site"
     verbose_name = "Console"
@@ -27,5 +36,6 @@ class WithdrawalsSiteConfig(AppConfig):
         from withdrawals_site.metrics import metrics_connect
 
         metrics_connect()  # task and webhook counters (withdrawals_site/metrics.py)
+        _wire_apps_of_one_floor()
         # After every app's permissions exist: connected for the last app's signal too.
         post_migrate.connect(_auditors_view_everything, dispatch_uid="withdrawals_site.auditors")

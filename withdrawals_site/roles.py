@@ -67,8 +67,11 @@ ROLES: tuple[Role, ...] = (
          "travel-rule data."),
     Role("compliance", "Compliance", COMPLIANCE, (COMPLIANCE,),
          ("withdrawals.view_withdrawalorder", "withdrawals.view_customeraddress", "customers.view_customer",
-          "chains.view_coin", "chains.view_network"),
-         "Decides the compliance step (screening alerts), keeps the risk list, reads flows."),
+          "chains.view_coin", "chains.view_network", "p2p.view_p2poffer", "p2p.view_p2ptrade",
+          "p2p.propose_p2p_resolution"),
+         "Decides the compliance step (screening alerts), keeps the risk list, reads flows. Works the P2P appeal "
+         "queue: reads both sides' evidence, proposes release or refund, decides another member's proposal "
+         "(atm.p2p.appeal; two checkers from the flow's threshold)."),
     Role("treasury", "Treasury", TREASURY, (TREASURY,),
          ("withdrawals.view_withdrawalorder", "withdrawals.view_feereservecoin", "chains.view_coin",
           "chains.view_network", "chains.view_sendingswitch", "chains.view_killswitchchange",
@@ -172,8 +175,9 @@ ROLE_ACCESS: dict[str, dict[str, set[str]]] = {
         "pages": {"withdrawals.withdrawalorder", "withdrawals.customeraddress", "withdrawals.addressreviewitem",
                   "customers.customer", "chains.coin", "chains.network", "approvals.workorder",
                   "approvals.myqueue", "approvals.approvalflow", "approvals.risklistentry",
-                  *_FIAT_COMPLIANCE_PAGES},
-        "actions": set(),
+                  *_FIAT_COMPLIANCE_PAGES, "p2p.p2poffer", "p2p.p2ptrade", "p2p.p2pappealitem"},
+        "actions": {"p2p.p2ptrade:propose_release", "p2p.p2ptrade:propose_refund",
+                    "p2p.p2pappealitem:propose_release", "p2p.p2pappealitem:propose_refund"},
     },
     "treasury": {
         "pages": {"withdrawals.withdrawalorder", "withdrawals.feereservecoin", "chains.coin", "chains.network",

@@ -7,6 +7,7 @@ only database engine; there is no SQLite path.
 
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 
 from core import embedded
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "approvals",
     "withdrawals",
     "fiat",
+    "p2p",
     "tax",
 ]
 
@@ -176,6 +178,26 @@ ADDRESS_MICROPAYMENT_DEPOSIT_ADDRESSES = json.loads(os.environ.get(
     "ADDRESS_MICROPAYMENT_DEPOSIT_ADDRESSES", '{"ETH": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"}'))
 # Daily limit of a coin multiplied by the customer's KYC level.
 KYC_DAILY_LIMIT_MULTIPLIER = {0: 0, 1: 1, 2: 5, 3: 20}
+
+# --- P2P cash-out (docs/P2P.md) -------------------------------------------------------------------
+# The trade fee, a share of the trade amount (currency units, rounded half up to its decimals);
+# who pays it is the offer's fee_payer (default below).
+P2P_FEE_RATE = Decimal(os.environ.get("P2P_FEE_RATE", "0.001"))
+P2P_DEFAULT_FEE_PAYER = os.environ.get("P2P_DEFAULT_FEE_PAYER", "seller")
+P2P_PAYMENT_WINDOW_MINUTES = int(os.environ.get("P2P_PAYMENT_WINDOW_MINUTES", "15"))
+# Either side may appeal this long after the buyer marked paid; not released this long after the
+# paid mark, the sweep opens the appeal itself (never a release).
+P2P_APPEAL_AFTER_MINUTES = int(os.environ.get("P2P_APPEAL_AFTER_MINUTES", "10"))
+P2P_RELEASE_WINDOW_MINUTES = int(os.environ.get("P2P_RELEASE_WINDOW_MINUTES", "60"))
+# Trades a buyer may cancel per UTC day (a cancel the seller asked for does not count).
+P2P_BUYER_CANCELS_PER_DAY = int(os.environ.get("P2P_BUYER_CANCELS_PER_DAY", "3"))
+# Daily trade volume per side by KYC level, in the trade's fiat (level 0: no P2P at all).
+P2P_DAILY_FIAT_LIMITS = {
+    "HKD": {0: Decimal(0), 1: Decimal("100000"), 2: Decimal("1000000"), 3: Decimal("10000000")},
+    "USD": {0: Decimal(0), 1: Decimal("13000"), 2: Decimal("130000"), 3: Decimal("1300000")},
+}
+# Appeals worth P2P_APPEAL_SECOND_PERSON_HKD or more need a second checker: the atm.p2p.appeal flow
+# (approvals/defaults.py; staff change it in the admin).
 # Encrypts TOTP secrets at rest (Fernet key, urlsafe base64 of 32 bytes). Derived from SECRET_KEY if unset.
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 # Travel rule: orders at or above this value (in HKD, from the price table) carry IVMS101 data.

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("ledger.urls")),
     path("", include("withdrawals.urls")),
     path("", include("fiat.urls")),
+    path("", include("p2p.urls")),
     path("", include("tax.urls")),
 ]
 

@@ -35,5 +35,9 @@ def test_seed_demo_is_idempotent_and_usable(demo_chain_env, anvil):
     balances = {b["currency"]: b for b in customer_balances(customer=alice)}
     assert balances["ETH"]["available"] == Decimal("3.5")
     assert ledger_check() == []
+    from p2p.models import P2POffer
+
+    offer = P2POffer.objects.get(seller=alice)  # the demo's P2P offer, once
+    assert offer.status == "active" and offer.payment_methods.get().status == "active"
     assert set(Coin.objects.filter(enabled=True).values_list("currency__code", "network__code")) == {
         ("ETH", "ETH"), ("USDT", "ETH"), ("BTC", "BTC"), ("USDT", "TRON")}

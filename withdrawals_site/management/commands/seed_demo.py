@@ -88,6 +88,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             self._addresses(customers, networks)
             self._bank_accounts(customers)
+        with transaction.atomic():
+            self._p2p_offer(customers)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
     # --- reference data ------------------------------------------------------------------------
@@ -265,6 +267,20 @@ class Command(BaseCommand):
             if created:
                 AddressStatusChange.objects.create(address=entry, from_status="", to_status="verified",
                                                    reason="Seeded as verified (demo data)")
+
+    def _p2p_offer(self, customers) -> None:
+        """Alice sells USDT for HKD on P2P, paid to her reviewed FPS account (seeded by
+        ``_bank_accounts``); bob can take it (docs/P2P.md)."""
+        from fiat.models import BankAccount
+        from p2p.models import P2POffer
+        from p2p.services import offer_create
+
+        alice = customers["alice"]
+        if P2POffer.objects.filter(seller=alice).exists():
+            return
+        account = BankAccount.objects.get(customer=alice, currency="HKD", status="active")
+        offer_create(seller=alice, currency="USDT", fiat="HKD", price="7.82", total_amount="2000", min_trade="100",
+                     max_trade="2000", payment_method_ids=[account.pk], terms="Demo offer: FPS only, own-name payers.")
 
     def _btc_demo_address(self, network) -> str | None:
         try:
