@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chains', '0014_desk'),
+        ('chains', '0014_network_explorer_tx_url'),
         ('customers', '0003_config_history'),
         ('withdrawals', '0013_opening_through_the_recipe'),
     ]
