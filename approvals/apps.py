@@ -7,3 +7,6 @@ class ApprovalsConfig(AppConfig):
 
     def ready(self) -> None:
         from approvals import handlers  # noqa: F401 - registers the built-in work-order handlers
+        from events.kinds import event_kind_register
+
+        event_kind_register("work_order.decided", "Someone approved or rejected a step of a work order.")

@@ -141,6 +141,8 @@ class ApprovalStep(StepDefinition):
 
 
 class WorkOrder(Audited, FSMModelMixin, models.Model):
+    event_name = "work_order"  # events: work_order.approved, ... (decisions: work_order.decided)
+
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         APPROVED = "approved", "Approved"
@@ -189,6 +191,10 @@ class WorkOrder(Audited, FSMModelMixin, models.Model):
             return None
         return next((s for s in self.steps.all() if s.position == self.current_position), None)
 
+    def event_data(self) -> dict:
+        return {"work_order_id": self.pk, "type": self.type, "subject_type_id": self.content_type_id,
+                "subject_id": self.object_id}
+
     def transition_audit_row(self, *, from_state, to_state, actor, reason, transition):
         return WorkOrderEvent(work_order=self, kind=WorkOrderEvent.Kind.STATUS, actor=actor, reason=reason,
                               from_status=from_state, to_status=to_state)
@@ -212,6 +218,7 @@ class WorkOrderStep(Audited, FSMModelMixin, StepDefinition):
     audited as events of the work order (the step's position and the kind of move)."""
 
     state_field = "state"
+    event_name = "work_order_step"
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -11,6 +11,8 @@ A transition service calls it inside its own ``transaction.atomic``, on a row it
 ``@transition(field, source, target)``), does nothing when the row is already where the move
 leads, saves with ``update_fields``, writes the model's audit row (actor and reason) and logs
 one line. A model takes part by mixing in ``Audited`` and saying what its audit row is.
+Each call then sends ``core.signals.transition_applied`` inside the transaction (the outbox of
+``events/`` turns it into an event row there).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from core.errors import DomainError
+from core.signals import TransitionMove, transition_applied
 
 logger = logging.getLogger("core.transitions")
 
@@ -36,6 +39,9 @@ class Audited:
     """
 
     state_field = "status"
+    # The name of this model in event kinds (``"withdrawal"`` -> ``withdrawal.approved``); empty:
+    # the model name; None: its moves are bookkeeping and make no event (events/kinds.py).
+    event_name: str | None = ""
 
     def transition_audit_row(self, *, from_state: str, to_state: str, actor, reason: str,
                              transition: str) -> models.Model | None:
@@ -97,6 +103,9 @@ def transition_apply(obj: Audited, transition: str, *, actor, reason: str, field
     obj.save(update_fields=_update_fields(obj, fields))
     if audit is not None:
         audit.save()
+    to_state = getattr(obj, obj.state_field)
+    transition_applied.send(sender=type(obj), moves=(TransitionMove(obj, from_state, to_state),),
+                            transition=transition, actor=actor, reason=reason)
     logger.info("%s %s: %s -> %s by %s: %s", obj._meta.label, obj.pk, from_state, getattr(obj, obj.state_field),
                 actor.get_username() if actor else "system", reason)
     return True
@@ -106,12 +115,14 @@ def transition_apply_all(objs: Sequence[Audited], transition: str, *, actor, rea
                          fields: Sequence[str] = ()) -> int:
     """``transition_apply`` for many locked rows of one model, in one UPDATE and one INSERT.
     Rows already where the move leads are skipped; any other refusal refuses them all."""
-    moved, audits = [], []
+    moved, audits, moves = [], [], []
     now = timezone.now()
     for obj in objs:
+        from_state = getattr(obj, obj.state_field)
         did, audit = _move(obj, transition, actor=actor, reason=reason)
         if did:
             moved.append(obj)
+            moves.append(TransitionMove(obj, from_state, getattr(obj, obj.state_field)))
             if hasattr(obj, "updated_at"):
                 obj.updated_at = now  # bulk_update does not run auto_now
             if audit is not None:
@@ -122,6 +133,7 @@ def transition_apply_all(objs: Sequence[Audited], transition: str, *, actor, rea
     model._default_manager.bulk_update(moved, _update_fields(moved[0], fields))
     if audits:
         type(audits[0])._default_manager.bulk_create(audits)
+    transition_applied.send(sender=model, moves=tuple(moves), transition=transition, actor=actor, reason=reason)
     logger.info("%s %s: %s (%d rows) by %s: %s", model._meta.label, [o.pk for o in moved][:20], transition,
                 len(moved), actor.get_username() if actor else "system", reason)
     return len(moved)

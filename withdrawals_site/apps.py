@@ -24,5 +24,8 @@ class WithdrawalsSiteConfig(AppConfig):
         from withdrawals_site.preflight import superuser_check
 
         checks.register(superuser_check, checks.Tags.security, deploy=True)
+        from withdrawals_site.metrics import metrics_connect
+
+        metrics_connect()  # task and webhook counters (withdrawals_site/metrics.py)
         # After every app's permissions exist: connected for the last app's signal too.
         post_migrate.connect(_auditors_view_everything, dispatch_uid="withdrawals_site.auditors")

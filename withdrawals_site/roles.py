@@ -50,10 +50,12 @@ ROLES: tuple[Role, ...] = (
     Role("ops_maker", "Operations maker", OPERATIONS_MAKERS, (),
          (*_OPS_VIEWS, "approvals.view_workorder", "withdrawals.reject_withdrawal",
           "withdrawals.resubmit_withdrawal", "withdrawals.bump_fee", "withdrawals.resolve_withdrawal",
-          "withdrawals.review_address", "withdrawals.revoke_address"),
+          "withdrawals.review_address", "withdrawals.revoke_address",
+          "events.view_event", "events.view_webhookdelivery", "events.view_webhookattempt",
+          "events.redeliver_webhookdelivery"),
          "Works the withdrawal and address lists: rejects approved orders before sending, resubmits after a "
          "top-up, bumps stuck fees, reports micropayments (the chain or a second person decides), revokes "
-         "addresses. Decides no work order."),
+         "addresses, redelivers webhooks. Decides no work order."),
     Role("ops_checker", "Operations checker", OPERATIONS_CHECKERS, (WITHDRAWAL_APPROVERS, ADDRESS_REVIEWERS),
          (*_OPS_VIEWS, "withdrawals.review_address", "approvals.capture_travel_rule"),
          "Decides the operations step of withdrawals and the address reviews (never their own), captures "
@@ -76,8 +78,12 @@ ROLES: tuple[Role, ...] = (
           "chains.view_coin", "chains.add_coin", "chains.change_coin", "chains.enable_coin",
           "approvals.view_approvalflow", "approvals.add_approvalflow", "approvals.change_approvalflow",
           "approvals.view_approvalstep", "approvals.add_approvalstep", "approvals.change_approvalstep",
-          "approvals.delete_approvalstep", "customers.view_tenant", "customers.change_tenant"),
-         "Keeps networks, currencies, coins (limits, enable / disable) and approval flows; a loosening change "
+          "approvals.delete_approvalstep", "customers.view_tenant", "customers.change_tenant",
+          "events.view_webhooksubscription", "events.add_webhooksubscription",
+          "events.change_webhooksubscription", "events.view_webhookdelivery", "events.view_webhookattempt",
+          "events.view_event", "events.redeliver_webhookdelivery"),
+         "Keeps networks, currencies, coins (limits, enable / disable), approval flows and webhook "
+         "subscriptions (redelivers webhooks); a loosening change "
          "waits for another configuration admin (atm.config.change), who decides it. Sees no customer "
          "data and decides no work order."),
     Role("auditor", "Read-only auditor", AUDITORS, (), (ALL_VIEW,),
@@ -99,13 +105,16 @@ def role_grant(*, user, role: str) -> None:
     user.groups.add(*[Group.objects.get_or_create(name=name)[0] for name in spec.groups])
 
 
-def role_permission_rows(role: Role, permission_model):
-    """The Permission rows of a role (``permission_model``: the live or the historical model)."""
+def role_permission_rows(role: Role, permission_model, *, skip_apps: tuple[str, ...] = ()):
+    """The Permission rows of a role (``permission_model``: the live or the historical model).
+    ``skip_apps``: apps whose permissions a later migration grants (their models come later)."""
     if role.permissions == (ALL_VIEW,):
         return list(permission_model.objects.filter(codename__startswith="view_"))
     rows = []
     for dotted in role.permissions:
         app_label, codename = dotted.split(".")
+        if app_label in skip_apps:
+            continue
         rows.append(permission_model.objects.get(content_type__app_label=app_label, codename=codename))
     return rows
 
@@ -120,7 +129,7 @@ _OPS_PAGES = {"withdrawals.withdrawalorder", "withdrawals.customeraddress", "wit
 
 ROLE_ACCESS: dict[str, dict[str, set[str]]] = {
     "ops_maker": {
-        "pages": _OPS_PAGES,
+        "pages": _OPS_PAGES | {"events.webhookdelivery", "events.event"},
         "actions": {"withdrawals.withdrawalorder:reject_before_sending",
                     "withdrawals.withdrawalorder:resubmit_after_topup", "withdrawals.withdrawalorder:bump_fee",
                     "withdrawals.withdrawalorder:rebroadcast", "withdrawals.withdrawalorder:open_resolution",
@@ -128,7 +137,7 @@ ROLE_ACCESS: dict[str, dict[str, set[str]]] = {
                     "withdrawals.customeraddress:micropayment_seen_action",
                     "withdrawals.customeraddress:revoke_addresses",
                     "withdrawals.addressreviewitem:approve_addresses",
-                    "withdrawals.addressreviewitem:reject_addresses"},
+                    "withdrawals.addressreviewitem:reject_addresses", "events.webhookdelivery:redeliver"},
     },
     "ops_checker": {
         "pages": _OPS_PAGES | {"approvals.pricequote"},
@@ -156,9 +165,11 @@ ROLE_ACCESS: dict[str, dict[str, set[str]]] = {
     },
     "config_admin": {
         "pages": {"chains.currency", "chains.network", "chains.coin", "approvals.approvalflow", "customers.tenant",
-                  "approvals.configchange", "approvals.workorder", "approvals.myqueue"},
+                  "approvals.configchange", "approvals.workorder", "approvals.myqueue",
+                  "events.webhooksubscription", "events.webhookdelivery", "events.event"},
         "actions": {"chains.coin:enable", "chains.coin:disable", "chains.coin:refresh_fee_estimate",
-                    "approvals.approvalflow:new_version", "approvals.approvalflow:activate"},
+                    "approvals.approvalflow:new_version", "approvals.approvalflow:activate",
+                    "events.webhookdelivery:redeliver"},
     },
     "auditor": {
         "pages": "ALL",  # type: ignore[dict-item]  (every registered admin page)

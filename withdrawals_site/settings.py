@@ -367,3 +367,22 @@ OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False  # a passkey is the second factor,
 # context of each write request, services add theirs with ``pghistory.context(user=...)``.
 INSTALLED_APPS += ["pgtrigger", "pghistory"]
 MIDDLEWARE += ["pghistory.middleware.HistoryMiddleware"]
+
+# --- Events, webhooks and metrics (issue 14; docs/WEBHOOKS.md, docs/METRICS.md) ---------------
+# Kept in one block on purpose: it only appends to the lists above or adds its own names.
+INSTALLED_APPS += ["events"]
+CELERY_IMPORTS += ["events.tasks"]
+# Retries of a failed delivery: these waits (seconds) first, then every WEBHOOK_RETRY_EVERY
+# until WEBHOOK_RETRY_FOR after the first attempt (then "failed", waiting for a redeliver).
+WEBHOOK_RETRY_DELAYS = [float(s) for s in env_list("WEBHOOK_RETRY_DELAYS", "10,60")]
+WEBHOOK_RETRY_EVERY = float(os.environ.get("WEBHOOK_RETRY_EVERY", "600"))
+WEBHOOK_RETRY_FOR = float(os.environ.get("WEBHOOK_RETRY_FOR", str(24 * 3600)))
+WEBHOOK_CONNECT_TIMEOUT = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT", "5"))
+WEBHOOK_READ_TIMEOUT = float(os.environ.get("WEBHOOK_READ_TIMEOUT", "10"))
+# SSRF guard (events/outbound.py): https only and public addresses only, unless these are set
+# (tests and receivers on the same host or network).
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+# /metrics (withdrawals_site/metrics.py): this token as "Authorization: Bearer ...", or a staff
+# session with its second factor. Empty: staff sessions only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

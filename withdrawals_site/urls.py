@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from core import api_errors
 from staff.views import StaffLoginView
-from withdrawals_site import health
+from withdrawals_site import health, metrics
 from withdrawals_site.desk.views import desk_index
 
 api_v1 = [
@@ -28,6 +28,7 @@ urlpatterns = [
     # The split view serves its init script from its own URL: no inline script (CSP script-src 'self').
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("health/", health.health, name="health"),
+    path("metrics", metrics.metrics, name="metrics"),  # Prometheus' default path, token or staff (docs/METRICS.md)
     # Unknown API URLs answer in the error shape even with DEBUG on (handler404 only acts without it).
     re_path(r"^api/", api_errors.json_404),
 ]

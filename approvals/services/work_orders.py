@@ -22,6 +22,7 @@ from approvals.screening import REJECT
 from approvals.services.flows import approval_flow_active
 from core.errors import DomainError
 from core.transitions import transition_apply, transition_apply_all
+from events.services import event_record
 
 Status = WorkOrder.Status
 StepState = WorkOrderStep.State
@@ -205,6 +206,11 @@ def _record(work_order: WorkOrder, step: WorkOrderStep, actor, decision: str, co
                                      comment=comment)
     _event(work_order, Kind.DECIDED, actor=actor, step=step, reason=comment,
            data={"decision": decision, "step": step.name})
+    # The outbox row of the decision, in its transaction (webhooks: docs/WEBHOOKS.md).
+    event_record(kind="work_order.decided", subject=work_order, actor=actor, payload={
+        "decision": decision, "comment": comment, "step": step.name, "step_position": step.position,
+        **work_order.event_data(),
+    })
 
 
 # --- cancel -----------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ def test_every_admin_action_declares_a_permission_other_than_view():
     reads = {("ledger.securitiesposting", "export_csv")}
     missing = []
     for model, model_admin in admin.site._registry.items():
-        if model._meta.app_label not in {"chains", "ledger", "customers", "approvals", "withdrawals"}:
+        if model._meta.app_label not in {"chains", "ledger", "customers", "approvals", "withdrawals", "events"}:
             continue
         for action in model_admin.actions or []:
             func = getattr(model_admin, action) if isinstance(action, str) else action

@@ -10,6 +10,8 @@ from core.transitions import Audited
 
 
 class CustomerAddress(Audited, FSMModelMixin, models.Model):
+    event_name = "address"  # events: address.verified, address.revoked, ...
+
     class Status(models.TextChoices):
         PENDING_VERIFICATION = "pending_verification", "Pending verification"
         PENDING_REVIEW = "pending_review", "Pending staff review"

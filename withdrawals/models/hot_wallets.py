@@ -55,6 +55,8 @@ class HotWalletUtxo(Audited, FSMModelMixin, models.Model):
       existed on chain.
     """
 
+    event_name = None  # coin bookkeeping of the send pipeline: its moves make no event
+
     class Status(models.TextChoices):
         PENDING = "pending", "Unconfirmed change"
         AVAILABLE = "available", "Available"

@@ -29,6 +29,7 @@ class WithdrawalOrder(Audited, ConcurrentTransitionMixin, models.Model):
         FAILED = "failed", "Failed"
         REVIEW_REQUIRED = "review_required", "Review required (the chain has not decided)"
 
+    event_name = "withdrawal"  # events: withdrawal.approved, withdrawal.completed, ...
     TERMINAL = (Status.COMPLETED, Status.REJECTED, Status.CANCELLED, Status.FAILED)
     # Orders whose hold still counts against the daily limit.
     COUNTS_TOWARDS_LIMIT = ~Q(status__in=[Status.REJECTED, Status.CANCELLED, Status.FAILED])
@@ -88,6 +89,11 @@ class WithdrawalOrder(Audited, ConcurrentTransitionMixin, models.Model):
     @property
     def required_confirmations(self) -> int:
         return self.coin.confirmations
+
+    def event_data(self) -> dict:
+        """What a webhook receiver gets besides the move (no query: ids and own columns)."""
+        return {"order_id": self.pk, "customer_id": self.customer_id, "coin_id": self.coin_id,
+                "amount": str(self.amount), "tx_hash": self.tx_hash, "confirmations": self.confirmations}
 
     def transition_refusal(self, transition: str) -> str:
         return f"A {self.get_status_display().lower()} withdrawal cannot {transition.replace('_', ' ')}."

@@ -49,6 +49,20 @@ def child_environment(name: str, environ: dict[str, str] | None = None) -> dict[
     return env
 
 
+def prometheus_multiproc_dir(environ: dict[str, str] | None = None):
+    """PROMETHEUS_MULTIPROC_DIR (default var/prometheus), emptied: prometheus-client's
+    multiprocess mode wants a clean directory at each start (old files would add old counts)."""
+    from pathlib import Path
+
+    value = (os.environ if environ is None else environ).get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    path = Path(value) if value else embedded.VAR_DIR / "prometheus"
+    if path.exists():
+        for child in path.glob("*.db"):  # its own files only, whatever else the directory holds
+            child.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _probe_host(port: int) -> str:
     """A Host header ALLOWED_HOSTS accepts, for runconsole's own probe of the web child."""
     for host in settings.ALLOWED_HOSTS:
@@ -187,7 +201,8 @@ class Command(BaseCommand):
         python = sys.executable
         # gunicorn serves the app (whitenoise its static files); WEB_BIND / WEB_CONCURRENCY tune it.
         web = [python, "-m", "gunicorn", "withdrawals_site.wsgi", "--bind", bind, "--workers", str(workers),
-               "--access-logfile", "-", "--graceful-timeout", "20"]
+               "--access-logfile", "-", "--graceful-timeout", "20", "--config", "python:withdrawals_site.gunicorn_conf"]
+        metrics_dir = prometheus_multiproc_dir()
         commands = {
             "web": web,
             "worker": [python, "-m", "celery", "-A", "withdrawals_site", "worker", "-l", "info", "-Q", queue,
@@ -198,6 +213,8 @@ class Command(BaseCommand):
         for name, command in commands.items():
             self.say(f"starting {name}")
             env = child_environment(name)
+            if name in ("web", "worker"):  # both write their samples there; /metrics reads them all
+                env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
             if name == "web":
                 env["HEALTH_TOKEN"] = self.health_token  # so _wait_for_web can read the worker's status
             proc = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE,
