@@ -19,6 +19,7 @@ from django.utils import timezone
 from approvals.models import WorkOrder
 from approvals.selectors import work_order_queue
 from chains.models import Network, SendingSwitch
+from core.amounts import format_amount
 from withdrawals.models import ReconciliationAlert, WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
 from withdrawals.pipeline.delays import stuck_after
 from withdrawals.selectors.fee_reserve import FeeReserveLine, fee_reserve_overview
@@ -256,8 +257,8 @@ def desk_alerts(*, now: datetime | None = None) -> list[Alert]:
                 detail=f"main account {line.main.normalize():f}, the queued orders need "
                        f"{line.needed.normalize():f} (missing {line.missing.normalize():f})",
                 url=reverse("admin:withdrawals_feereservecoin_changelist"),
-                payload={"tenant": line.tenant_id, "currency": line.currency, "main": str(line.main),
-                         "needed": str(line.needed), "missing": str(line.missing)}))
+                payload={"tenant": line.tenant_id, "currency": line.currency, "main": format_amount(line.main),
+                         "needed": format_amount(line.needed), "missing": format_amount(line.missing)}))
     for alert in (ReconciliationAlert.objects.filter(acknowledged_at=None).select_related("network", "currency")
                   .order_by("detected_at")[:ALERT_LIMIT]):
         alerts.append(Alert(
@@ -266,5 +267,5 @@ def desk_alerts(*, now: datetime | None = None) -> list[Alert]:
             detail=f"{alert.address}: {alert.difference.normalize():f} {alert.currency.code} outside the expected "
                    f"range", url=reverse("admin:withdrawals_reconciliationalert_change", args=[alert.pk]),
             payload={"alert": alert.pk, "network": alert.network.code, "currency": alert.currency.code,
-                     "difference": str(alert.difference)}))
+                     "difference": format_amount(alert.difference)}))
     return alerts
