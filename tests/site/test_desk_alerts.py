@@ -81,7 +81,8 @@ def test_approval_past_its_sla_is_an_alert(settings):
 
     flow = ApprovalFlow.objects.create(type="atm.va.withdraw", version=99)
     wo = WorkOrder.objects.create(type="atm.va.withdraw", flow=flow, object_id=order.pk,
-                                  content_type=ContentType.objects.get_for_model(order), subject_label=f"Withdrawal W{order.pk}")
+                                  content_type=ContentType.objects.get_for_model(order),
+                                  subject_label=f"Withdrawal W{order.pk}")
     WorkOrder.objects.filter(pk=wo.pk).update(created_at=timezone.now() - timedelta(hours=1))
     tasks.desk_alerts_sync()
     assert set(DeskAlert.objects.values_list("kind", flat=True)) == {"approval_sla", "fee_reserve_below_cover"}
