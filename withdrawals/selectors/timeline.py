@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import OuterRef, Prefetch, Subquery, Sum
@@ -96,6 +97,6 @@ def withdrawal_timeline(order: WithdrawalOrder) -> list[TimelineEvent]:
 
         events.append(TimelineEvent(
             at=entry.created_at, kind="ledger", title=f"Ledger: {entry.get_kind_display()} {entry.reference}",
-            detail=f"{format_amount(entry.debits or 0)} {entry.currency_id}",
+            detail=f"{format_amount(entry.debits or Decimal(0))} {entry.currency_id}",
             url=reverse("admin:ledger_journalentry_change", args=[entry.pk])))
     return sorted(events, key=lambda e: e.at)
