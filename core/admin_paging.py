@@ -2,9 +2,9 @@
 
 Django's changelist counts every matching row (``COUNT(*)``) for its paginator and once more for
 the "N total" line, and pages with ``OFFSET``. Here an unfiltered list takes PostgreSQL's
-estimate of the table size (``pg_class.reltuples``, refreshed by autovacuum) and a filtered one
-counts at most ``ADMIN_LIST_MAX_ROWS + 1`` rows; either way pages stop after that many rows, so
-the deepest ``OFFSET`` is bounded too. Narrow the list with its filters or search to reach older rows.
+estimate of the table size (``pg_class.reltuples``, refreshed by autovacuum) for its note, and
+every list counts at most ``ADMIN_LIST_MAX_ROWS + 1`` rows (an index-only scan that stops
+there); pages stop after that many rows, so the deepest ``OFFSET`` is bounded too. Narrow the list with its filters or search to reach older rows.
 """
 
 from __future__ import annotations
@@ -43,11 +43,8 @@ class CappedPaginator(Paginator):
     def count(self) -> int:
         queryset = self.object_list
         cap = max_rows()
-        if not queryset.query.where:
+        if not queryset.query.where:  # the "about N" of the note; the same two queries at any size
             self.estimate = estimated_rows(queryset.model, queryset.db)
-            if self.estimate >= cap:
-                self.capped = True
-                return cap
         found = queryset.order_by()[: cap + 1].count()
         self.capped = found > cap
         return min(found, cap)
