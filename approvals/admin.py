@@ -152,6 +152,25 @@ class AgeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OlderThanFilter(admin.SimpleListFilter):
+    """Opened more than N minutes ago (the desk's "past the SLA" link gives the SLA)."""
+
+    title = "opened over"
+    parameter_name = "older_than"
+
+    def lookups(self, request, model_admin):
+        choices = [("60", "1 hour ago"), ("1440", "1 day ago")]
+        if self.value() and self.value() not in dict(choices):
+            choices.append((self.value(), f"{self.value()} minutes ago"))
+        return choices
+
+    def queryset(self, request, queryset):
+        try:
+            return queryset.filter(created_at__lt=timezone.now() - timedelta(minutes=int(self.value() or "")))
+        except ValueError:
+            return queryset
+
+
 @admin.register(WorkOrder)
 class WorkOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: decisions go through the Approve / Reject buttons (work_order_decide)."""
@@ -160,7 +179,7 @@ class WorkOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("number", "subject_short", "amount_display", "status", "current_step_name", "age",
                     "screening_outcome")
     list_display_links = ("number",)
-    list_filter = (QueueFilter, "type", "status", AgeFilter, "screening_outcome")
+    list_filter = (QueueFilter, "type", "status", AgeFilter, OlderThanFilter, "screening_outcome")
     search_fields = ("subject_label",)
     search_help_text = "Subject id (e.g. 42 or W42), or words of the subject's description."
     list_select_related = ("flow",)

@@ -42,6 +42,10 @@ class Network(models.Model):
                                                 help_text="Default confirmation depth for coins on this network.")
     sending_paused = models.BooleanField(
         default=False, help_text="Kill switch: approved withdrawals on this network wait, nothing is sent.")
+    explorer_tx_url = models.CharField(
+        max_length=300, blank=True,
+        help_text="Block explorer link of a transaction, {tx} replaced by its hash, e.g. "
+                  "https://etherscan.io/tx/{tx}. Empty: the admin shows the hash without a link.")
 
     class Meta:
         ordering = ["code"]
@@ -52,7 +56,14 @@ class Network(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    def explorer_url(self, tx_hash: str) -> str:
+        """The explorer page of ``tx_hash`` on this network ('' without a template)."""
+        return self.explorer_tx_url.replace("{tx}", tx_hash) if self.explorer_tx_url and tx_hash else ""
+
     def clean(self) -> None:
+        if self.explorer_tx_url and (not self.explorer_tx_url.startswith("https://") or
+                                     "{tx}" not in self.explorer_tx_url):
+            raise ValidationError({"explorer_tx_url": "An https:// URL with {tx} where the hash goes."})
         if self.kind == Network.Kind.EVM and self.chain_id is None:
             raise ValidationError({"chain_id": "An EVM network needs its chain id (anvil: 31337, mainnet: 1): "
                                                "nothing is signed for a chain the node does not confirm."})

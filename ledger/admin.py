@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 
 from django.contrib import admin, messages
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import OuterRef, Q, Subquery, Sum
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.admin_paging import MillionRowListMixin, prefix_range
 from core.admin_tools import ReadOnlyAdminMixin, ReadOnlyInline, amount_text, key_value_table
 from core.errors import DomainError
 from ledger.exports import securities_csv
@@ -102,16 +103,31 @@ class LegInline(LegSidesMixin, ReadOnlyInline):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyAdmin):
+class JournalEntryAdmin(MillionRowListMixin, ReadOnlyAdmin):
+    """Millions of entries: capped counts, no date hierarchy, the customer's user fetched with the
+    row, and a search on the reference's beginning (its unique index: withdrawal:42: finds the
+    order's entries) or a customer reference, exactly."""
+
     list_display = ["id", "reference", "withdrawal", "kind", "amount", "customer", "created_at"]
     list_filter = ["kind", "currency", "tenant", "created_at"]  # by account kind: the legs list
-    search_fields = ["reference", "customer__reference", "legs__account__instrument"]
-    list_select_related = ["customer"]
-    date_hierarchy = "created_at"
+    search_fields = ["reference"]
+    search_help_text = "The beginning of a reference (e.g. withdrawal:42:), or a customer reference exactly."
+    list_select_related = ["customer__user"]
+    sortable_by = ["id", "created_at"]
     readonly_fields = ["reference", "withdrawal", "kind", "tenant", "customer", "currency", "request_table", "memo",
                        "created_at"]
     inlines = [LegInline]
-    show_full_result_count = False
+    def get_search_results(self, request, queryset, search_term):
+        from customers.models import Customer
+
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        customers = list(Customer.objects.filter(reference=term).values_list("pk", flat=True)[:1])
+        q = Q(**prefix_range("reference", term))
+        if customers:
+            q |= Q(customer_id__in=customers)
+        return queryset.filter(q), False
 
     def get_queryset(self, request):
         # The entry's size: what its debits add up to (= its credits). A subquery, so that a search

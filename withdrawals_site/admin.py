@@ -41,3 +41,32 @@ admin.site.register(PeriodicTask, PeriodicTaskRolesAdmin)
 if admin.site.is_registered(AccessAttempt):
     admin.site.unregister(AccessAttempt)
 admin.site.register(AccessAttempt, AccessAttemptRolesAdmin)
+
+
+from core.admin_tools import ReadOnlyAdminMixin, when_text  # noqa: E402
+from withdrawals_site.models import DeskAlert  # noqa: E402
+
+
+@admin.register(DeskAlert)
+class DeskAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The desk's alerts as the beat scan opened and resolved them (each with its alert event).
+    What is current is on the desk itself; this is the record."""
+
+    list_display = ("title", "kind", "opened", "resolved", "link")
+    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))
+    search_fields = ("key",)
+    readonly_fields = ("key", "kind", "title", "detail", "url", "payload", "opened_at", "last_seen_at", "resolved_at")
+
+    @admin.display(description="opened", ordering="opened_at")
+    def opened(self, alert):
+        return when_text(alert.opened_at)
+
+    @admin.display(description="resolved", ordering="resolved_at")
+    def resolved(self, alert):
+        return when_text(alert.resolved_at) if alert.resolved_at else "OPEN"
+
+    @admin.display(description="where")
+    def link(self, alert):
+        from django.utils.html import format_html
+
+        return format_html('<a href="{}">open</a>', alert.url) if alert.url else "—"

@@ -30,8 +30,13 @@ class WithdrawalsSiteConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
+        from events.kinds import event_kind_register
         from withdrawals_site.preflight import superuser_check
 
+        event_kind_register("alert.opened", "Something needs a human (desk alert: approval past its SLA, stuck "
+                                            "transaction, nonce gap, fee reserve below cover, reconciliation "
+                                            "difference); once per alert while it lasts.")
+        event_kind_register("alert.resolved", "A desk alert is over (its condition is gone).")
         checks.register(superuser_check, checks.Tags.security, deploy=True)
         from withdrawals_site.metrics import metrics_connect
 

@@ -143,6 +143,10 @@ PIPELINE_REQUEUE_AFTER_SECONDS = int(os.environ.get("PIPELINE_REQUEUE_AFTER_SECO
 # A sent transaction not included after this long may get a fee bump from staff.
 PIPELINE_STUCK_AFTER_SECONDS = int(os.environ.get("PIPELINE_STUCK_AFTER_SECONDS", "600"))
 # Hot wallet keys live in a file outside the database (the demo generates one under var/).
+# The operations desk (docs/OPERATIONS.md): an open work order older than this is past its SLA;
+# an order broadcasting longer than this is shown (and alerted) as late.
+DESK_APPROVAL_SLA_MINUTES = int(os.environ.get("DESK_APPROVAL_SLA_MINUTES", "60"))
+DESK_BROADCASTING_LATE_MINUTES = int(os.environ.get("DESK_BROADCASTING_LATE_MINUTES", "10"))
 HOT_KEYS_FILE = Path(os.environ.get("HOT_KEYS_FILE", embedded.VAR_DIR / "hot_keys.json"))
 # sensitive_variables (hot keys) is honoured in every error report, DEBUG or not (core/debug.py).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "core.debug.KeySafeExceptionReporterFilter"

@@ -34,3 +34,6 @@ def ping() -> str:
         HEARTBEAT_TTL_SECONDS,
     )
     return "pong"
+
+
+from withdrawals_site.desk.tasks import alerts_scan  # noqa: E402,F401 - the desk's beat task, registered here

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from core import api_errors
 from staff.views import StaffLoginView
 from withdrawals_site import health, metrics
+from withdrawals_site.desk.views import desk_index
 
 api_v1 = [
     path("", include("customers.urls")),
@@ -21,6 +22,9 @@ urlpatterns = [
     path("admin/login/", StaffLoginView.as_view(), name="staff-login"),
     path("admin/2fa/", include("staff.urls")),
     path("admin/2fa/passkeys/", include("staff.webauthn")),
+    # The admin index is the operations desk; Django's list of models moves to admin/apps/.
+    path("admin/", admin.site.admin_view(desk_index), name="desk"),
+    path("admin/apps/", admin.site.admin_view(admin.site.index), name="desk-apps"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

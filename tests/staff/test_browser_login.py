@@ -91,7 +91,7 @@ def test_staff_sign_in_with_totp_and_reverify_before_a_kill_switch_flip(transact
     time.sleep(2.1)
     login(page, base, user, unused_code(device))
     page.wait_for_url(f"{base}/admin/")
-    assert page.locator("#site-name").is_visible() and "Site administration" in page.content()
+    assert page.locator("#site-name").is_visible() and "Operations desk" in page.content()
     shot(page, "3-admin-index")
 
     # 16 minutes later (the session's verified-at moved back), a kill-switch flip asks for a code.

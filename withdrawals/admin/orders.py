@@ -1,4 +1,13 @@
-"""Admin for withdrawal orders: read-only records; every move goes through a service."""
+"""Admin for withdrawal orders: read-only records; every move goes through a service.
+
+The list holds at a million orders (core.admin_paging, docs/PERFORMANCE.md): capped counts, no
+date hierarchy, index-backed search (order id, tx hash, address, customer: exact or prefix) and
+the filters staff use. The order page carries one timeline (withdrawals.selectors.timeline) and
+the actions allowed now as buttons."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import admin
@@ -7,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from core.admin_paging import MillionRowListMixin
 from core.admin_tools import (
     ReadOnlyInline,
     ReasonForm,
@@ -19,6 +29,7 @@ from core.admin_tools import (
 from withdrawals.admin.travel_rule import travel_rule_capture_view
 from withdrawals.models import WithdrawalOrder, WithdrawalStatusChange, WithdrawalTransaction
 from withdrawals.pipeline.staff import withdrawal_fee_bump_queue, withdrawal_rebroadcast_queue
+from withdrawals.selectors.timeline import withdrawal_timeline
 from withdrawals.services.orders import withdrawal_resubmit, withdrawal_staff_reject
 from withdrawals.services.review import withdrawal_resolution_open
 
@@ -122,15 +133,182 @@ class StuckFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AgeFilter(admin.SimpleListFilter):
+    """How long ago the order was requested."""
+
+    title = "requested"
+    parameter_name = "age"
+    BANDS = {"1h": (None, timedelta(hours=1)), "1d": (timedelta(hours=1), timedelta(days=1)),
+             "7d": (timedelta(days=1), timedelta(days=7)), "old": (timedelta(days=7), None)}
+
+    def lookups(self, request, model_admin):
+        return [("1h", "Under 1 hour ago"), ("1d", "1 to 24 hours ago"), ("7d", "1 to 7 days ago"),
+                ("old", "Over 7 days ago")]
+
+    def queryset(self, request, queryset):
+        band = self.BANDS.get(self.value() or "")
+        if band is None:
+            return queryset
+        now = timezone.now()
+        younger, older = band
+        if younger is not None:
+            queryset = queryset.filter(created_at__lte=now - younger)
+        if older is not None:
+            queryset = queryset.filter(created_at__gt=now - older)
+        return queryset
+
+
+class InStateOverFilter(admin.SimpleListFilter):
+    """In its current state for longer than N minutes (the desk's "late" links give any N)."""
+
+    title = "in its state for over"
+    parameter_name = "in_state_over"
+
+    def lookups(self, request, model_admin):
+        choices = [("10", "10 minutes"), ("60", "1 hour"), ("1440", "1 day")]
+        if self.value() and self.value() not in dict(choices):
+            choices.append((self.value(), f"{self.value()} minutes"))
+        return choices
+
+    def queryset(self, request, queryset):
+        try:
+            minutes = int(self.value() or "")
+        except ValueError:
+            return queryset
+        from django.db.models import OuterRef, Subquery
+
+        entered = Subquery(WithdrawalStatusChange.objects.filter(order=OuterRef("pk"), to_status=OuterRef("status"))
+                           .order_by("-at", "-id").values("at")[:1])
+        open_states = [s for s in WithdrawalOrder.Status.values if s not in WithdrawalOrder.TERMINAL]
+        return (queryset.filter(status__in=open_states).annotate(entered_state=entered)
+                .filter(entered_state__lt=timezone.now() - timedelta(minutes=minutes)))
+
+
+class CompletedFilter(admin.SimpleListFilter):
+    title = "completed"
+    parameter_name = "completed"
+
+    def lookups(self, request, model_admin):
+        return [("today", "Today"), ("24h", "In the last 24 hours")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "today":
+            since = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+        elif self.value() == "24h":
+            since = timezone.now() - timedelta(hours=24)
+        else:
+            return queryset
+        return queryset.filter(completed_at__gte=since)
+
+
+class AmountFilter(admin.SimpleListFilter):
+    """An amount range in the coin's unit: a band, or any "min-max" typed in the box ("-5", "100-")."""
+
+    title = "amount"
+    parameter_name = "amount"
+    template = "admin/desk/amount_filter.html"
+
+    def lookups(self, request, model_admin):
+        choices = [("-1", "Under 1"), ("1-1000", "1 to 1,000"), ("1000-100000", "1,000 to 100,000"),
+                   ("100000-", "Over 100,000")]
+        if self.value() and self.value() not in dict(choices):
+            choices.append((self.value(), self.value()))
+        return choices
+
+    def choices(self, changelist):
+        yield from super().choices(changelist)
+        hidden = []
+        for key, value in changelist.params.items():
+            if key != self.parameter_name:
+                hidden += [(key, v) for v in (value if isinstance(value, list) else [value])]
+        yield {"form": True, "hidden": hidden, "value": self.value() or ""}
+
+    def queryset(self, request, queryset):
+        low, _, high = (self.value() or "").partition("-")
+        try:
+            if low.strip():
+                queryset = queryset.filter(amount__gte=Decimal(low.strip()))
+            if high.strip():
+                queryset = queryset.filter(amount__lt=Decimal(high.strip()))
+        except InvalidOperation:
+            return queryset.none()
+        return queryset
+
+
+class CustomerFilter(admin.SimpleListFilter):
+    """One customer's orders (?customer=<id>, linked from the customer and the order pages)."""
+
+    title = "customer"
+    parameter_name = "customer"
+
+    def lookups(self, request, model_admin):
+        return [(self.value(), f"Customer #{self.value()}")] if self.value() else []  # shown while applied
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return queryset.filter(customer_id=int(self.value()))
+        return queryset
+
+
+HASH_LIKE = re.compile(r"^(0x)?[0-9a-fA-F]{8,}$")
+ORDER_ID = re.compile(r"^[Ww]?(\d{1,18})$")
+PREFIX_MIN = 4  # shorter terms match exactly only
+
+
+def order_search_q(term: str):
+    """Search by order id (W123), tx hash (any candidate's), destination address or customer
+    (reference, username), each exact or by prefix: every branch is an index scan, OR-ed in one
+    bitmap scan of the orders table; two small look-ups first (candidates, customers)."""
+    from django.db.models import Q
+
+    from customers.models import Customer
+
+    term = term.strip()
+    if not term:
+        return Q()
+    q = Q(pk__in=[])
+    if match := ORDER_ID.match(term):
+        q |= Q(pk=int(match.group(1)))
+    terms = {term, term.lower()} if HASH_LIKE.match(term) else {term}
+    prefix = len(term) >= PREFIX_MIN
+    for t in terms:
+        q |= Q(tx_hash__startswith=t) | Q(destination__startswith=t) if prefix else Q(tx_hash=t) | Q(destination=t)
+    if HASH_LIKE.match(term) and prefix:
+        candidates = Q()
+        for t in terms:
+            candidates |= Q(tx_hash__startswith=t)
+        ids = list(WithdrawalTransaction.objects.filter(candidates).values_list("order_id", flat=True)[:1000])
+        if ids:
+            q |= Q(pk__in=ids)
+    people = (Q(reference__startswith=term) | Q(user__username__startswith=term)) if prefix else \
+        (Q(reference=term) | Q(user__username=term))
+    customer_ids = list(Customer.objects.filter(people).values_list("pk", flat=True)[:200])
+    if customer_ids:
+        q |= Q(customer_id__in=customer_ids)
+    return q
+
+
+ACTIONS_NOW = {  # the order page's buttons: the list action and the states it applies in
+    "reject_before_sending": ("Reject", ("pending_approval", "approved", "awaiting_fee")),
+    "resubmit_after_topup": ("Resubmit after a top-up", ("awaiting_fee",)),
+    "bump_fee": ("Bump fee", ("broadcasting", "confirming")),
+    "rebroadcast": ("Rebroadcast", ("broadcasting", "confirming")),
+    "open_resolution": ("Open resolution", ("review_required",)),
+}
+
+
 @admin.register(WithdrawalOrder)
-class WithdrawalOrderAdmin(admin.ModelAdmin):
+class WithdrawalOrderAdmin(MillionRowListMixin, admin.ModelAdmin):
     change_form_template = "admin/withdrawals/withdrawalorder/change_form.html"
     list_display = ("id", "customer", "coin", "amount_display", "status_badge", "confirmations_display", "short_tx",
                     "created_display")
-    list_filter = (StuckFilter, "status", "coin__network", "coin__currency", "created_at")
-    search_fields = ("=id", "destination", "tx_hash", "customer__reference", "customer__user__username")
+    list_filter = (StuckFilter, "status", "coin__network", "coin", AmountFilter, AgeFilter, InStateOverFilter,
+                   CompletedFilter, CustomerFilter)
+    search_fields = ("id",)  # the search box; order_search_q decides what it matches
+    search_help_text = ("Order id (W123), transaction hash, destination address or customer (reference or "
+                        "username): exact, or the beginning of it (4 characters or more).")
     list_select_related = ("customer__user", "coin__currency", "coin__network")
-    date_hierarchy = "created_at"
+    sortable_by = ("id", "created_display")  # other orders would sort every matching row
     inlines = [StatusHistoryInline, TransactionInline]
     actions = ["reject_before_sending", "resubmit_after_topup", "bump_fee", "rebroadcast", "open_resolution"]
     fieldsets = (
@@ -147,6 +325,20 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
                        "status", "last_error", "updated_display", "completed_display", "tx_hash",
                        "confirmations_display", "block_number", "block_hash", "fee_reserved_display",
                        "fee_paid_display", "work_order_link", "ledger_link")
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(order_search_q(search_term)), False
+
+    def get_queryset(self, request):
+        from django.db.models import Exists
+
+        from chains.models import SendingSwitch
+
+        # The global kill switch, read once per page in the same query (status_badge says which pause holds it).
+        return super().get_queryset(request).annotate(
+            global_paused=Exists(SendingSwitch.objects.filter(pk=1, sending_paused=True)))
 
     def get_urls(self):
         from django.urls import path
@@ -167,6 +359,9 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
         work_order = work_order_for_subject(order) if order else None
         panel = approval_panel(work_order, request.user, next_url=request.get_full_path())
         extra_context = {**(extra_context or {}), "approval_panel": panel,
+                         "timeline": withdrawal_timeline(order) if order else [],
+                         "actions_now": self.actions_now(request, order) if order else [],
+                         "held_by": self.held_by(order) if order else "",
                          # every field is read-only: no Save buttons that save nothing
                          "show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
         if order is not None:
@@ -178,6 +373,24 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, {"title": "Withdrawal orders", **(extra_context or {})})
 
+    def actions_now(self, request, order) -> list[dict]:
+        """The actions this member may run on this order in its current state (buttons; each posts
+        to the list's action, which asks for a reason and calls the service)."""
+        allowed = self.get_actions(request)
+        return [{"name": name, "label": label} for name, (label, states) in ACTIONS_NOW.items()
+                if name in allowed and order.status in states]
+
+    @staticmethod
+    def held_by(order) -> str:
+        """Which kill switch holds the order, if any: the global one or its network's."""
+        if order.status not in ("approved", "awaiting_fee", "broadcasting"):
+            return ""
+        if getattr(order, "global_paused", False):
+            return "Held: sending is paused on ALL networks (global switch)"
+        if order.coin.network.sending_paused:
+            return f"Held: sending is paused on {order.coin.network.code}"
+        return ""
+
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields
 
@@ -188,7 +401,7 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
         return False
 
     # --- how staff read the fields --------------------------------------------------------------
-    @admin.display(description="amount", ordering="amount")
+    @admin.display(description="amount")
     def amount_display(self, obj):
         return amount_text(obj.amount, obj.coin.currency.code)
 
@@ -257,14 +470,12 @@ class WithdrawalOrderAdmin(admin.ModelAdmin):
     @admin.display(description="ledger")
     def ledger_link(self, obj):
         """The journal entries this order posted (their references are withdrawal:<id>:…)."""
-        url = reverse("admin:ledger_journalentry_changelist") + f"?q=withdrawal:{obj.pk}:"
+        url = reverse("admin:ledger_journalentry_changelist") + f"?q=withdrawal:{obj.pk}:"  # a prefix search
         return format_html('<a href="{}">Journal entries of W{}</a> (hold, release / settle, fees)', url, obj.pk)
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description="status")
     def status_badge(self, obj):
-        waiting = ""
-        if obj.status in ("approved", "awaiting_fee", "broadcasting") and obj.coin.network.sending_paused:
-            waiting = f"waits: sending paused on {obj.coin.network.code}"  # the kill switch holds it
+        waiting = self.held_by(obj)  # a kill switch holds it: which one
         if waiting:
             return format_html('<b class="wd-status {}">{}</b><br><small class="text-bad">{}</small>', obj.status,
                                obj.get_status_display(), waiting)

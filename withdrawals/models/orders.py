@@ -47,6 +47,8 @@ class WithdrawalOrder(Audited, ConcurrentTransitionMixin, models.Model):
                                    help_text="Originator and beneficiary (IVMS101 subset) when the amount requires it.")
     # Sending (see withdrawals.pipeline): the current signed transaction and what the chain says of it.
     fee_reserved = AmountField(default=0, help_text="Network fee reserved on the main account for this order.")
+    fee_wanted = AmountField(default=0, help_text="The fee it last failed to reserve (awaiting fee): the fee-reserve "
+                                                  "cover counts the order at this amount until it is reserved.")
     fee_paid = AmountField(null=True, blank=True, help_text="Network fee actually paid on chain.")
     tx_hash = models.CharField(max_length=100, blank=True, db_index=True)
     confirmations = models.PositiveIntegerField(default=0)
@@ -59,7 +61,17 @@ class WithdrawalOrder(Audited, ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["customer", "coin", "created_at"])]
+        indexes = [
+            models.Index(fields=["customer", "coin", "created_at"]),
+            # The admin list's order and keyset; completions of the last day (dashboard, volume).
+            models.Index(fields=["created_at", "id"], name="withdrawal_created_id"),
+            models.Index(fields=["completed_at"], name="withdrawal_completed_at",
+                         condition=Q(completed_at__isnull=False)),
+            # Prefix search (LIKE 'abc%') needs the pattern operator class under a non-C collation.
+            models.Index(fields=["tx_hash"], name="withdrawal_tx_hash_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["destination"], name="withdrawal_destination_prefix",
+                         opclasses=["varchar_pattern_ops"]),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="withdrawal_amount_positive"),
             models.CheckConstraint(condition=Q(customer_fee__gte=0), name="withdrawal_fee_not_negative"),
@@ -184,6 +196,8 @@ class WithdrawalTransaction(Audited, FSMModelMixin, models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["tx_hash"], name="withdrawal_tx_candidate_prefix",
+                                opclasses=["varchar_pattern_ops"])]
         constraints = [
             # Only one candidate may ever settle an order.
             models.UniqueConstraint(fields=["order"], condition=Q(state="confirmed"),

@@ -2,9 +2,12 @@
 the withdrawals waiting to be sent? (SPEC.md, "Ledger": the main account pays network fees.)
 
 Per tenant and fee currency: the main account's free balance, what is already reserved, any
-shortfall, and what the approved and awaiting-fee orders will need, coin by coin (each order at
-the coin's latest fee estimate, or its own estimate when the coin has none, less what it has
-reserved already). Three queries whatever the number of orders.
+shortfall, and what the approved and awaiting-fee orders will need, coin by coin: an approved
+order at the coin's latest fee estimate (or its own estimate when the coin has none), an
+``awaiting_fee`` order at the fee it failed to reserve (``fee_wanted``) or the latest estimate if
+higher, each less what it has reserved already. An order waiting for fees therefore never sits
+beside "enough" merely because the stored estimate has not refreshed yet. Three queries whatever
+the number of orders.
 """
 
 from __future__ import annotations
@@ -71,7 +74,8 @@ def fee_reserve_overview(*, tenant=None) -> list[FeeReserveLine]:
     groups = (orders.values("customer__tenant_id", "coin_id", "coin__currency__code", "coin__network__code",
                             "coin__fee_currency__code", "coin__network_fee_estimate")
               .annotate(n=Count("id"), own=Sum("network_fee_estimate"), reserved=Sum("fee_reserved"),
-                        waiting=Count("id", filter=Q(status=WithdrawalOrder.Status.AWAITING_FEE)))
+                        waiting=Count("id", filter=Q(status=WithdrawalOrder.Status.AWAITING_FEE)),
+                        wanted=Sum("fee_wanted", filter=Q(status=WithdrawalOrder.Status.AWAITING_FEE)))
               .order_by("coin__currency__code", "coin__network__code"))
     lines: dict[tuple[int, str], FeeReserveLine] = {}
     names = dict(Tenant.objects.values_list("id", "name"))
@@ -91,6 +95,9 @@ def fee_reserve_overview(*, tenant=None) -> list[FeeReserveLine]:
     for g in groups:
         each = g["coin__network_fee_estimate"]
         total = each * g["n"] if each is not None else (g["own"] or ZERO)
+        # The awaiting-fee orders at what they failed to reserve, where that is more than counted above.
+        if g["waiting"] and each is not None:
+            total = max(total, each * (g["n"] - g["waiting"]) + (g["wanted"] or ZERO))
         line(g["customer__tenant_id"], g["coin__fee_currency__code"]).coins.append(CoinNeed(
             coin_id=g["coin_id"], coin=f"{g['coin__currency__code']}/{g['coin__network__code']}", orders=g["n"],
             awaiting_fee=g["waiting"], estimate_each=each, needed=max(total - (g["reserved"] or ZERO), ZERO)))

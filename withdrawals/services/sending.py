@@ -52,10 +52,13 @@ def withdrawal_reserve_fee(*, order: WithdrawalOrder | int, amount: Decimal) -> 
             if error.code != "insufficient_main_account_fees":
                 raise
             order.last_error = INSUFFICIENT_FEES
-            transition_apply(order, "wait_for_fee", actor=None, reason=INSUFFICIENT_FEES, fields=("last_error",))
+            order.fee_wanted = amount  # the cover counts it at this fee, not at a later (lower) estimate
+            transition_apply(order, "wait_for_fee", actor=None, fields=("last_error", "fee_wanted"),
+                             reason=f"{INSUFFICIENT_FEES}: {amount} {order.coin.fee_currency.code} not reserved")
             return order
         order.fee_reserved = amount
-        order.save(update_fields=["fee_reserved", "updated_at"])
+        order.fee_wanted = 0
+        order.save(update_fields=["fee_reserved", "fee_wanted", "updated_at"])
     return order
 
 
