@@ -193,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--entries", type=int, default=2_000_000, help="journal entries at the largest size")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1k and 10k orders, one round")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.entries, args.rounds = "1000,10000", 20_000, 1
     base = os.environ.get("DATABASE_URL", "")
     if not base:
         print("DATABASE_URL is required (a PostgreSQL server where a scratch database may be created).")

@@ -140,7 +140,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 100 and 1,000 postings, one round")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.rounds = "100,1000", 1
     sizes = [int(s) for s in args.sizes.split(",")]
 
     import django

@@ -95,6 +95,10 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
 
+    def get_readonly_fields(self, request, obj=None):
+        # Shown, never a form field: a non-editable column (a recorded time) could not be one.
+        return (*(self.fields or ()), *super().get_readonly_fields(request, obj))
+
 
 # --- how the admin shows values ------------------------------------------------------------------
 

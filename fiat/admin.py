@@ -5,15 +5,19 @@ work orders (approvals' pages: maker ≠ checker, the flow's groups)."""
 
 from __future__ import annotations
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.admin_tools import ActionsOnlyAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from core.errors import DomainError
 from core.second_factor import second_factor_challenge
+from customers.models import Tenant
 from fiat.models import (
     BankAccount,
     BankAccountReviewItem,
@@ -26,7 +30,7 @@ from fiat.models import (
     Sell,
     StatementLine,
 )
-from fiat.services.batches import payment_batch_export
+from fiat.services.batches import bank_statement_import, payment_batch_export
 
 
 class BankAccountHistory(ReadOnlyInline):
@@ -148,12 +152,61 @@ class StatementLines(ReadOnlyInline):
               "withdrawal")
 
 
+class StatementImportForm(forms.Form):
+    tenant = forms.ModelChoiceField(queryset=Tenant.objects.all(), help_text="Whose client-money bank account.")
+    format = forms.ChoiceField(choices=BankStatement.Format.choices)
+    file = forms.FileField(help_text="The bank's camt.053 XML or CSV export, as downloaded from the bank.")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.EVIDENCE_MAX_BYTES:
+            raise forms.ValidationError(f"A statement is at most {settings.EVIDENCE_MAX_BYTES} bytes.")
+        return upload
+
+
 @admin.register(BankStatement)
 class BankStatementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Statements as imported; "Import a statement" matches a new one (fiat.import_bankstatement)."""
+
     list_display = ("statement_id", "format", "currency", "closing_balance", "ledger_balance", "reconciled",
                     "imported_by", "created_at")
     list_filter = ("reconciled", "currency")
     inlines = [StatementLines]
+    change_list_template = "admin/fiat/bankstatement/change_list.html"
+
+    def has_import_permission(self, request) -> bool:
+        return request.user.has_perm("fiat.import_bankstatement")
+
+    def get_urls(self):
+        return [path("import/", self.admin_site.admin_view(self.import_view), name="fiat_bankstatement_import"),
+                *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "may_import": self.has_import_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def import_view(self, request):
+        """Upload a statement: its lines complete, return or flag the sent orders (the service)."""
+        if not self.has_import_permission(request):
+            return HttpResponse(status=403)
+        form = StatementImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            if challenge := second_factor_challenge(request):
+                return challenge
+            try:
+                statement = bank_statement_import(data=form.cleaned_data["file"].read(),
+                                                  fmt=form.cleaned_data["format"], actor=request.user,
+                                                  tenant=form.cleaned_data["tenant"])
+            except DomainError as error:
+                form.add_error(None, f"{error.code}: {error.detail}")
+            else:
+                self.message_user(request, f"Statement {statement.statement_id} imported; "
+                                           f"{'reconciled' if statement.reconciled else 'NOT reconciled'} with the "
+                                           "ledger's bank account.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:fiat_bankstatement_change", args=[statement.pk]))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+                   "title": "Import a bank statement"}
+        return TemplateResponse(request, "admin/fiat/bankstatement/import.html", context)
 
 
 @admin.register(StatementLine)
