@@ -140,3 +140,21 @@ def test_stuck_transactions_and_the_global_pause_are_on_the_desk(client, setting
     assert page.context["board"].stuck == 1 and "ALL networks (global switch)" in html
     assert f'{reverse("admin:withdrawals_withdrawalorder_changelist")}?chain=stuck' in html
     assert [a.key for a in desk_alerts()] == [f"stuck_transaction:{order.pk}:0xabc"]
+
+
+def test_cash_out_work_waiting_on_a_human_is_counted_and_linked(client, settings):
+    """A bank account waiting for review shows on a Compliance member's desk, linked to its list."""
+    from fiat.services.bank_accounts import bank_account_register
+    from tests.fixtures.factories import CurrencyFactory
+
+    CurrencyFactory(code="HKD", decimals=2)
+    customer = CustomerFactory(legal_name="CHAN Tai Man", country="HK", kyc_level=2)
+    bank_account_register(customer=customer, holder_name="CHAN Tai Man", currency="HKD", rail="FPS",
+                          bank_code="004", account_number="123456789012")
+    reviewer = StaffFactory()
+    reviewer.user_permissions.add(Permission.objects.get(codename="view_bankaccount"))
+    html = _desk(client, reviewer).content.decode()
+    assert 'id="desk-cashout"' in html and "Bank accounts waiting for review" in html
+    url = reverse("admin:fiat_bankaccount_changelist") + "?status__exact=pending_review"
+    assert f'href="{url}">1</a>' in html
+    assert "P2P trades in appeal" not in html  # no P2P permission: not shown

@@ -217,6 +217,59 @@ def dashboard(*, user, now: datetime | None = None) -> Dashboard:
         volume_today=volume_today(since=midnight), since_midnight=midnight)
 
 
+@dataclass
+class CashoutLine:
+    """One count of cash-out work waiting on a human, with the admin list that shows it."""
+
+    label: str
+    count: int
+    oldest: datetime | None
+    list_name: str  # admin changelist URL name
+    query: dict
+    permission: str
+
+
+def cashout_waiting() -> list[CashoutLine]:
+    """Fiat and P2P work that waits on staff or on a counterparty: one aggregate query per table."""
+    from fiat.models import BankAccount, FiatWithdrawal, StatementLine
+    from p2p.models import P2PTrade
+
+    def counts(queryset, oldest_field: str, **states: Q) -> dict:
+        aggregates = {}
+        for name, condition in states.items():
+            aggregates[f"{name}_n"] = Count("id", filter=condition)
+            aggregates[f"{name}_oldest"] = Min(oldest_field, filter=condition)
+        return queryset.order_by().aggregate(**aggregates)
+
+    trades = counts(P2PTrade.objects.all(), "updated_at",
+                    appeal=Q(status="in_appeal"), paid=Q(status="buyer_paid"))
+    accounts = counts(BankAccount.objects.all(), "created_at", review=Q(status="pending_review"))
+    payouts = counts(FiatWithdrawal.objects.all(), "created_at", pending=Q(status="pending_approval"),
+                     approved=Q(status="approved"), overdue=Q(status="sent", overdue_flagged_at__isnull=False))
+    lines = counts(StatementLine.objects.all(), "statement__created_at", unmatched=Q(outcome="unmatched"))
+
+    def line(label, row, name, list_name, query, permission):
+        return CashoutLine(label, row[f"{name}_n"] or 0, row[f"{name}_oldest"], list_name, query, permission)
+
+    fiat_list = "admin:fiat_fiatwithdrawal_changelist"
+    return [
+        line("P2P trades in appeal (staff decide)", trades, "appeal", "admin:p2p_p2ptrade_changelist",
+             {"status__exact": "in_appeal"}, "p2p.view_p2ptrade"),
+        line("P2P trades paid, waiting for the seller", trades, "paid", "admin:p2p_p2ptrade_changelist",
+             {"status__exact": "buyer_paid"}, "p2p.view_p2ptrade"),
+        line("Bank accounts waiting for review", accounts, "review", "admin:fiat_bankaccount_changelist",
+             {"status__exact": "pending_review"}, "fiat.view_bankaccount"),
+        line("Fiat withdrawals waiting for approval", payouts, "pending", fiat_list,
+             {"status__exact": "pending_approval"}, "fiat.view_fiatwithdrawal"),
+        line("Fiat withdrawals approved, not yet in a payment file", payouts, "approved", fiat_list,
+             {"status__exact": "approved"}, "fiat.view_fiatwithdrawal"),
+        line("Fiat payments sent and overdue on the statement", payouts, "overdue", fiat_list,
+             {"status__exact": "sent", "overdue_flagged_at__isnull": "False"}, "fiat.view_fiatwithdrawal"),
+        line("Statement lines nobody matched", lines, "unmatched", "admin:fiat_statementline_changelist",
+             {"outcome__exact": "unmatched"}, "fiat.view_statementline"),
+    ]
+
+
 # --- alerts: what needs a human, item by item (the desk and the alert events) -------------------
 
 ALERT_LIMIT = 200  # per kind; the desk links to the full filtered list

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 
-from withdrawals_site.desk.selectors import dashboard
+from withdrawals_site.desk.selectors import cashout_waiting, dashboard
 
 
 def _url(name: str, **query) -> str:
@@ -74,6 +74,9 @@ def desk_index(request, extra_context=None):
         "completed_url": _url(orders, status__exact="completed", completed="24h",
                               coin__network__id__exact=n.network.pk),
     } for n in board.networks]
+    cashout = [{"line": c, "url": _url(c.list_name, **c.query),
+                "age": age_text(board.now - c.oldest) if c.oldest else "—"}
+               for c in cashout_waiting() if user.has_perm(c.permission)]
     volume = [{**v, "url": _url(orders, status__exact="completed", completed="today", coin__id__exact=v["coin_id"])}
               for v in board.volume_today]
     gaps = board.nonce_gaps.get("gaps", [])
@@ -83,7 +86,8 @@ def desk_index(request, extra_context=None):
     }
     context = {
         **admin.site.each_context(request), "title": "Operations desk", "subtitle": None, "board": board,
-        "may": may, "states": states, "cover": cover, "networks": networks, "volume": volume, "alerts": alerts,
+        "may": may, "cashout": cashout, "states": states, "cover": cover, "networks": networks, "volume": volume,
+        "alerts": alerts,
         "alert_total": sum(alerts.values()), "gaps": gaps,
         "sla_minutes": board_sla(board),
         "my_queue_age": age_text(board.now - board.my_queue_oldest) if board.my_queue_oldest else "—",
