@@ -34,7 +34,7 @@ from approvals.models import (
     WorkOrderType,
 )
 from approvals.prices import price_max_age
-from approvals.selectors import approval_panel_context, work_order_queue
+from approvals.selectors import approval_panel, work_order_queue
 from approvals.services.deposits import deposit_booking_cancel, deposit_booking_create
 from approvals.services.fee_reserve import fee_reserve_request_cancel, fee_reserve_request_create
 from approvals.services.flows import approval_flow_activate, approval_flow_new_version
@@ -50,22 +50,6 @@ from core.admin_tools import (
 )
 from core.errors import DomainError
 from core.second_factor import second_factor_challenge
-
-
-def approval_panel(work_order, user, *, next_url: str = "") -> dict:
-    """approval_panel_context plus ``approve_blocked``: the user's approval would close the flow
-    and a gate (e.g. missing travel-rule data) refuses it, so the Approve button is disabled with
-    the reason instead of answering with an error after the click (the service checks anyway)."""
-    panel = approval_panel_context(work_order, user, next_url=next_url)
-    current = panel.get("current")
-    panel["approve_blocked"] = False
-    if current is not None and panel.get("gate_errors"):
-        row = next((r for r in panel["steps"] if r["step"].pk == current.pk), None)
-        completes_step = row is not None and row["approvals"] + 1 >= current.approvals_required
-        later = any(r["step"].position > current.position and r["step"].state == "pending" for r in panel["steps"])
-        panel["approve_blocked"] = completes_step and not later
-    return panel
-
 
 # What the keys of a work order's context mean (approvals.handlers put them there).
 CONTEXT_LABELS = {

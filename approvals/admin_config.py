@@ -134,7 +134,7 @@ class ConfigChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return when_text(obj.created_at)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        from approvals.admin import approval_panel
+        from approvals.selectors import approval_panel
 
         obj = self.get_object(request, object_id)
         extra_context = dict(extra_context or {})

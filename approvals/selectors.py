@@ -94,3 +94,18 @@ def approval_panel_context(work_order: WorkOrder | None, user, *, next_url: str 
         "gate_errors": gate_errors,
         "age": timezone.now() - work_order.created_at,
     }
+
+
+def approval_panel(work_order, user, *, next_url: str = "") -> dict:
+    """approval_panel_context plus ``approve_blocked``: the user's approval would close the flow
+    and a gate (e.g. missing travel-rule data) refuses it, so the Approve button is disabled with
+    the reason instead of answering with an error after the click (the service checks anyway)."""
+    panel = approval_panel_context(work_order, user, next_url=next_url)
+    current = panel.get("current")
+    panel["approve_blocked"] = False
+    if current is not None and panel.get("gate_errors"):
+        row = next((r for r in panel["steps"] if r["step"].pk == current.pk), None)
+        completes_step = row is not None and row["approvals"] + 1 >= current.approvals_required
+        later = any(r["step"].position > current.position and r["step"].state == "pending" for r in panel["steps"])
+        panel["approve_blocked"] = completes_step and not later
+    return panel

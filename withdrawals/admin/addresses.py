@@ -17,8 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from approvals.admin import approval_panel
-from approvals.selectors import work_order_for_subject
+from approvals.selectors import approval_panel, work_order_for_subject
 from core.admin_tools import action_with_reason, run_service_per_object, when_text
 from withdrawals.models.addresses import AddressReviewItem, AddressStatusChange, CustomerAddress
 from withdrawals.selectors.addresses import address_is_usable, addresses_for_admin, addresses_pending_review

@@ -352,8 +352,7 @@ class WithdrawalOrderAdmin(MillionRowListMixin, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The order page carries the work order's approval panel: steps, decisions, buttons."""
-        from approvals.admin import approval_panel
-        from approvals.selectors import work_order_for_subject
+        from approvals.selectors import approval_panel, work_order_for_subject
 
         order = self.get_object(request, object_id)
         work_order = work_order_for_subject(order) if order else None
