@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.api_docs import AUTH_ERRORS, error_responses
 from core.api_fields import AmountInput, AmountString, StrictCharField, StrictIntegerField
+from core.evidence import evidence_upload_size_check
 from p2p import selectors, services
 from p2p.models import FeePayer, P2PTrade
 
@@ -321,6 +322,9 @@ class TradePaid(APIView):
                    description="The buyer marks the trade paid (multipart, with the proof).",
                    responses={200: TradeOutput, **error_responses("payer_name_mismatch", "kyc_required", *MOVE_ERRORS)})
     def post(self, request, trade_id: int):
+        # Before request.data: an oversized upload is refused unread.
+        evidence_upload_size_check(content_type=request.content_type,
+                                   content_length=request.META.get("CONTENT_LENGTH"), field="proof")
         data = PaidInput(data=request.data)
         data.is_valid(raise_exception=True)
         trade = selectors.trade_get_for_customer(customer=request.customer, trade_id=trade_id)
@@ -401,6 +405,8 @@ class TradeEvidence(APIView):
                    responses={201: TradeOutput, **error_responses("validation_error", "not_found",
                                                                   "invalid_transition", *AUTH_ERRORS)})
     def post(self, request, trade_id: int):
+        evidence_upload_size_check(content_type=request.content_type,
+                                   content_length=request.META.get("CONTENT_LENGTH"))
         data = EvidenceInput(data=request.data)
         data.is_valid(raise_exception=True)
         trade = selectors.trade_get_for_customer(customer=request.customer, trade_id=trade_id)

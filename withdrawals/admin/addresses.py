@@ -231,7 +231,7 @@ class CustomerAddressAdmin(admin.ModelAdmin):
         if not address.evidence:
             raise Http404("No evidence.")
         # Downloaded, never rendered: an upload cannot run in the admin's origin.
-        from withdrawals.services.addresses import evidence_content_type
+        from core.evidence import evidence_content_type
 
         response = FileResponse(address.evidence.open("rb"), as_attachment=True,
                                 filename=address.evidence.name.split("/")[-1],

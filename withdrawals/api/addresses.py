@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api_docs import AUTH_ERRORS, error_responses
+from core.evidence import evidence_upload_size_check
 from withdrawals.api.address_serializers import (
     AddressCreateInputSerializer,
     AddressOutputSerializer,
@@ -111,8 +112,8 @@ class AddressVerifyApi(APIView):
     def post(self, request, address_id: int):
         address = address_get_for_customer(customer=request.customer, address_id=address_id)
         # Before request.data: an oversized upload is refused unread.
-        services.evidence_upload_size_check(content_type=request.content_type,
-                                            content_length=request.META.get("CONTENT_LENGTH"))
+        evidence_upload_size_check(content_type=request.content_type,
+                                   content_length=request.META.get("CONTENT_LENGTH"))
         data = AddressVerifyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data

@@ -33,6 +33,7 @@ from chains.adapters import adapter_for
 from chains.addresses import address_normalize
 from chains.models import Network
 from core.errors import DomainError
+from core.evidence import evidence_check
 from core.transitions import transition_apply
 from customers.services import customer_freeze_payouts
 from withdrawals.models.addresses import AddressChallenge, AddressStatusChange, CustomerAddress
@@ -46,16 +47,6 @@ WORK_ORDER_TYPE = "atm.va.address_verify"
 # Codes this module adds to the public list (status passed explicitly until errors.py lists them).
 
 MAX_SIGNATURE_LENGTH = 1000
-# Evidence kinds, told by their first bytes (the name's extension must agree): a ".pdf" that is
-# really HTML is refused. Size: settings.EVIDENCE_MAX_BYTES (5 MiB unless set).
-EVIDENCE_KINDS = (  # (magic bytes, content type, extensions)
-    (b"%PDF-", "application/pdf", {".pdf"}),
-    (b"\x89PNG\r\n\x1a\n", "image/png", {".png"}),
-    (b"\xff\xd8\xff", "image/jpeg", {".jpg", ".jpeg"}),
-)
-EVIDENCE_EXTENSIONS = {ext for _, _, extensions in EVIDENCE_KINDS for ext in extensions}
-# What a multipart body may carry besides the file itself (boundaries, the other fields).
-MULTIPART_ALLOWANCE = 64 * 1024
 LABEL_MAX_LENGTH = 100
 
 
@@ -331,54 +322,6 @@ def _micropayment_claim(address: CustomerAddress, *, actor, tx_hash: str, reason
 
 # --- proof (c): evidence and staff review -------------------------------------------------------
 
-def _too_large() -> DomainError:
-    limit = settings.EVIDENCE_MAX_BYTES
-    shown = f"{limit / 2**20:g} MiB" if limit >= 2**20 else f"{limit} bytes"
-    return DomainError("validation_error", f"Evidence must be 1 byte to {shown}.", field="file")
-
-
-def evidence_upload_size_check(*, content_type: str, content_length: str | int | None) -> None:
-    """Refuse a multipart body declared larger than the evidence limit allows, before it is read."""
-    if not (content_type or "").startswith("multipart/"):
-        return  # JSON and form bodies are capped by DATA_UPLOAD_MAX_MEMORY_SIZE
-    try:
-        declared = int(content_length or 0)
-    except (TypeError, ValueError):
-        raise DomainError("validation_error", "The request has no valid Content-Length.", field="file") from None
-    if declared > settings.EVIDENCE_MAX_BYTES + MULTIPART_ALLOWANCE:
-        raise _too_large()
-
-
-def evidence_kind(head: bytes) -> tuple[str, set[str]] | None:
-    """The content type and extensions of a file starting with ``head``, or None if not evidence."""
-    for magic, content_type, extensions in EVIDENCE_KINDS:
-        if head.startswith(magic):
-            return content_type, extensions
-    return None
-
-
-def evidence_content_type(stored) -> str:
-    """The content type of stored evidence, from its bytes (served with it, never guessed)."""
-    with stored.storage.open(stored.name, "rb") as handle:  # its own handle: the response streams the field's
-        kind = evidence_kind(handle.read(16))
-    return kind[0] if kind else "application/octet-stream"
-
-
-def _check_evidence(file) -> None:
-    if file is None:
-        raise DomainError("validation_error", "The evidence file is required.", field="file")
-    if PurePath(file.name or "").suffix.lower() not in EVIDENCE_EXTENSIONS:
-        raise DomainError("validation_error", "Evidence must be a PNG or JPEG image or a PDF.", field="file")
-    if not file.size or file.size > settings.EVIDENCE_MAX_BYTES:
-        raise _too_large()
-    file.seek(0)
-    head = file.read(16)
-    file.seek(0)
-    kind = evidence_kind(head)
-    if kind is None or PurePath(file.name).suffix.lower() not in kind[1]:
-        raise DomainError("validation_error", "The file's content is not a PNG or JPEG image or a PDF "
-                                              "matching its name.", field="file")
-
 
 def _open_review_work_order(address: CustomerAddress):
     """Open the ``atm.va.address_verify`` work order."""
@@ -415,7 +358,7 @@ def _open_review(address: CustomerAddress):
 
 def address_submit_evidence(*, address: CustomerAddress, file) -> CustomerAddress:
     """Store the customer's evidence and put the address up for staff review."""
-    _check_evidence(file)
+    evidence_check(file)
     with transaction.atomic():
         address = _lock(address)
         if not can_proceed(address.submit_for_review):
