@@ -63,3 +63,23 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, str) and not isinstance(getattr(self.root, "initial_data", None), QueryDict):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class HistorySerializer(serializers.Serializer):
+    """One status move of a record as the App sees it: {"from", "to", "at", "reason"}."""
+
+    # "from" is a Python keyword, so the field is declared under another name and renamed in
+    # get_fields (not in to_representation): the OpenAPI schema then documents "from" too.
+    from_ = serializers.CharField(source="from_status", allow_null=True,
+                                  help_text="The status before the move; null for the request itself.")
+    to = serializers.CharField(source="to_status")
+    at = serializers.DateTimeField()
+    reason = serializers.CharField()
+
+    def get_fields(self):
+        return {("from" if name == "from_" else name): field for name, field in super().get_fields().items()}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["from"] = data["from"] or None
+        return data

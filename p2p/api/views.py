@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api_docs import AUTH_ERRORS, error_responses
-from core.api_fields import AmountInput, AmountString, StrictCharField, StrictIntegerField
+from core.api_fields import AmountInput, AmountString, HistorySerializer, StrictCharField, StrictIntegerField
 from core.evidence import evidence_upload_size_check
 from p2p import selectors, services
 from p2p.models import FeePayer, P2PTrade
@@ -52,20 +52,8 @@ class OfferOutput(serializers.Serializer):
         return offer.seller_id == self.context["customer"].pk
 
 
-class TradeHistoryOutput(serializers.Serializer):
-    from_ = serializers.CharField(source="from_status", allow_null=True)
-    to = serializers.CharField(source="to_status")
-    at = serializers.DateTimeField()
-    reason = serializers.CharField()
+class TradeHistoryOutput(HistorySerializer):
     version = serializers.IntegerField()
-
-    def get_fields(self):
-        return {("from" if name == "from_" else name): field for name, field in super().get_fields().items()}
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["from"] = data["from"] or None
-        return data
 
 
 class EvidenceOutput(serializers.Serializer):

@@ -16,30 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api_docs import AUTH_ERRORS, error_responses
-from core.api_fields import AmountInput, AmountString, StrictCharField, StrictIntegerField
+from core.api_fields import AmountInput, AmountString, HistorySerializer, StrictCharField, StrictIntegerField
 from core.throttles import AtomicScopedRateThrottle
 from ledger.selectors import customer_balances
 from withdrawals.selectors.orders import withdrawal_get_for_customer, withdrawals_for_customer
 from withdrawals.services.orders import IDEMPOTENCY_KEY, withdrawal_cancel, withdrawal_request
 from withdrawals.services.otp import totp_confirm, totp_enroll
-
-
-class HistorySerializer(serializers.Serializer):
-    # "from" is a Python keyword, so the field is declared under another name and renamed in
-    # get_fields (not in to_representation): the OpenAPI schema then documents "from" too.
-    from_ = serializers.CharField(source="from_status", allow_null=True,
-                                  help_text="The status before the move; null for the request itself.")
-    to = serializers.CharField(source="to_status")
-    at = serializers.DateTimeField()
-    reason = serializers.CharField()
-
-    def get_fields(self):
-        return {("from" if name == "from_" else name): field for name, field in super().get_fields().items()}
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["from"] = data["from"] or None
-        return data
 
 
 class SplitLineSerializer(serializers.Serializer):
