@@ -44,3 +44,30 @@ def pytest_configure(config):
     settings.CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:8]}"
     # The offline BTC chain mines only when a test says so (workers inherit this too).
     os.environ.setdefault("BTC_TEST_BLOCK_SECONDS", "0")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_retries_a_deadlock():
+    """A transactional test ends with a TRUNCATE of every table while the real Celery worker of
+    the pipeline tests may still be finishing a task on the same database: PostgreSQL then aborts
+    one side as a deadlock. The flush is retried (the worker's transaction has ended by then), so
+    no leftover rows leak into the next test."""
+    import time as _time
+
+    from django.db import OperationalError
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        for attempt in range(5):
+            try:
+                return original(self, sql_list)
+            except OperationalError as exc:
+                if "deadlock detected" not in str(exc) or attempt == 4:
+                    raise
+                _time.sleep(0.2 * (attempt + 1))
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    yield
+    DatabaseOperations.execute_sql_flush = original
