@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from ledger.models import EntryKind, JournalEntry
-from ledger.types import Deposit, HoldLine, Posted, Settlement
+from ledger.types import Deposit, FeeBooking, HoldLine, Posted, Settlement
 
 __all__ = [
     "HoldLine",
@@ -36,6 +36,8 @@ __all__ = [
     "ledger_fee_reserve",
     "ledger_fee_release",
     "ledger_fee_book",
+    "ledger_fee_book_batch",
+    "FeeBooking",
     "ledger_transfer",
     "ledger_p2p_escrow",
     "ledger_p2p_release",
@@ -275,12 +277,34 @@ def ledger_fee_book(*, tenant, currency: str, reserved: Decimal, actual: Decimal
     first. ``tenant_fee_reserve`` shows the shortfall."""
     reserved = _amount(reserved, "reserved", zero_ok=True)
     actual = _amount(actual, "actual", zero_ok=True)
-    request = _request("fee_book", tenant=tenant.pk, currency=currency, reserved=_canon(reserved),
-                       actual=_canon(actual))
+    request = _fee_book_request(tenant.pk, currency, reserved, actual)
     rows = _call("SELECT * FROM ledger_post_fee_book(%s, %s, %s, %s, %s, %s::jsonb)",
                  [tenant.pk, currency, reserved, actual, reference, request])
     return _entry(rows, reference=reference, kind=EntryKind.FEE_BOOK, tenant_id=tenant.pk, customer_id=None,
                   currency_id=currency, request=json.loads(request), memo="")
+
+
+def _fee_book_request(tenant_id: int, currency: str, reserved: Decimal, actual: Decimal) -> str:
+    return _request("fee_book", tenant=tenant_id, currency=currency, reserved=_canon(reserved), actual=_canon(actual))
+
+
+def ledger_fee_book_batch(*, bookings: list[FeeBooking]) -> list[Posted]:
+    """Many ``ledger_fee_book`` in one call (the sweep's completions): each item posts the entry
+    ``ledger_fee_book`` would (same legs, reference and request, so the two replay each other).
+    Booked by tenant and currency, in the given order within each (a booking's shortfall depends
+    on the main account after the one before). All or nothing. Returns one ``Posted`` per item,
+    in the order given."""
+    items = []
+    for b in bookings:
+        reserved = _amount(b.reserved, "reserved", zero_ok=True)
+        actual = _amount(b.actual, "actual", zero_ok=True)
+        items.append({"tenant": b.tenant.pk, "currency": b.currency, "reserved": _canon(reserved),
+                      "actual": _canon(actual), "reference": b.reference,
+                      "request": json.loads(_fee_book_request(b.tenant.pk, b.currency, reserved, actual))})
+    if not items:
+        return []
+    posted = {p.reference: p for p in _batch("ledger_post_fee_book_batch", items)}
+    return [posted[b.reference] for b in bookings]
 
 
 def ledger_transfer(*, tenant, currency: str, amount: Decimal, kind: str, reference: str) -> JournalEntry:

@@ -34,6 +34,17 @@ class Settlement:
 
 
 @dataclass(frozen=True)
+class FeeBooking:
+    """One item of ``ledger_fee_book_batch``: the arguments of one ``ledger_fee_book``."""
+
+    tenant: object  # a customers.Tenant
+    currency: str
+    reserved: Decimal
+    actual: Decimal
+    reference: str
+
+
+@dataclass(frozen=True)
 class Deposit:
     """One item of ``ledger_deposit_batch``: the arguments of one ``ledger_deposit``."""
 

@@ -455,6 +455,31 @@ BEGIN
     RETURN QUERY SELECT e.entry_id, e.created_at, e.replayed;
 END $function$;
 
+-- function ledger_post_fee_book_batch(p_items jsonb)
+CREATE OR REPLACE FUNCTION public.ledger_post_fee_book_batch(p_items jsonb)
+ RETURNS TABLE(reference text, entry_id bigint, replayed boolean)
+ LANGUAGE plpgsql
+AS $function$
+#variable_conflict use_column
+DECLARE
+    r record;
+    f record;
+BEGIN
+    FOR r IN
+        SELECT i.tenant, i.currency, i.reserved, i.actual, i.reference, i.request
+          FROM ROWS FROM (jsonb_to_recordset(p_items) AS (tenant bigint, currency text, reserved numeric,
+                                                          actual numeric, reference text, request jsonb))
+               WITH ORDINALITY AS i(tenant, currency, reserved, actual, reference, request, ord)
+         ORDER BY i.tenant, i.currency, i.ord
+    LOOP
+        SELECT * INTO f FROM ledger_post_fee_book(r.tenant, r.currency, r.reserved, r.actual, r.reference, r.request);
+        reference := r.reference;
+        entry_id := f.entry_id;
+        replayed := f.replayed;
+        RETURN NEXT;
+    END LOOP;
+END $function$;
+
 -- function ledger_post_fee_move(p_tenant bigint, p_currency text, p_amount numeric, p_kind text, p_reference text, p_request jsonb)
 CREATE OR REPLACE FUNCTION public.ledger_post_fee_move(p_tenant bigint, p_currency text, p_amount numeric, p_kind text, p_reference text, p_request jsonb)
  RETURNS TABLE(entry_id bigint, created_at timestamp with time zone, replayed boolean)

@@ -1,5 +1,6 @@
-"""Batched postings: ledger_settle_batch and ledger_deposit_batch post what the one-by-one services
-would (same legs, references and requests, replaying each other), all or nothing."""
+"""Batched postings: ledger_settle_batch, ledger_fee_book_batch and ledger_deposit_batch post what
+the one-by-one services would (same legs, references and requests, replaying each other), all or
+nothing."""
 
 from decimal import Decimal
 
@@ -7,13 +8,17 @@ import pytest
 
 from core.errors import DomainError
 from ledger.models import JournalEntry, JournalLeg
-from ledger.selectors import ledger_check, tenant_balances
+from ledger.selectors import ledger_check, tenant_balances, tenant_fee_reserve
 from ledger.services import (
     Deposit,
+    FeeBooking,
     HoldLine,
     Settlement,
     ledger_deposit,
     ledger_deposit_batch,
+    ledger_fee_book,
+    ledger_fee_book_batch,
+    ledger_fee_reserve,
     ledger_hold,
     ledger_settle,
     ledger_settle_batch,
@@ -90,6 +95,48 @@ def test_a_fee_that_leaves_no_principal_is_refused(funded, eth, fee, code):
                                                     reference="s1")])
     assert refused.value.code == code
     assert not JournalEntry.objects.filter(reference="s1").exists()
+
+
+def test_a_fee_book_batch_posts_what_ledger_fee_book_posts(main_funded, eth):
+    """Replays the single service and is replayed by it; within a tenant the bookings run in the
+    order given, so the one that goes beyond the main account records the shortfall."""
+    from customers.models import Tenant
+
+    other = Tenant.objects.create(name="Other", venue_code="OTH", quote_currencies=["USD"])
+    ledger_fee_reserve(tenant=main_funded, currency=eth, amount=D("0.5"), reference="r1")
+    single = ledger_fee_book(tenant=main_funded, currency=eth, reserved=D("0.5"), actual=D("0.2"), reference="b1")
+    posted = ledger_fee_book_batch(bookings=[
+        FeeBooking(tenant=main_funded, currency=eth, reserved=D("0.5"), actual=D("0.2"), reference="b1"),
+        FeeBooking(tenant=other, currency=eth, reserved=D("0"), actual=D("0.01"), reference="b-other"),
+        FeeBooking(tenant=main_funded, currency=eth, reserved=D("0"), actual=D("0.7"), reference="b2"),
+        FeeBooking(tenant=main_funded, currency=eth, reserved=D("0"), actual=D("0.3"), reference="b3"),
+    ])
+    assert [(p.reference, p.replayed) for p in posted] == [("b1", True), ("b-other", False), ("b2", False),
+                                                           ("b3", False)]  # in the order given
+    assert posted[0].entry_id == single.pk
+    reserve = tenant_fee_reserve(tenant=main_funded, currency=eth)  # main 1 - 0.2 = 0.8; 0.7 leaves 0.1
+    assert (reserve["main"], reserve["expense"], reserve["shortfall"]) == (D(0), D("1.2"), D("0.2"))
+    assert tenant_fee_reserve(tenant=other, currency=eth)["shortfall"] == D("0.01")  # nothing in its main
+    again = ledger_fee_book(tenant=main_funded, currency=eth, reserved=D("0"), actual=D("0.3"), reference="b3")
+    assert again.pk == posted[3].entry_id and JournalEntry.objects.filter(reference="b3").count() == 1
+    assert ledger_check() == []
+
+
+def test_one_refused_fee_booking_refuses_the_whole_batch(main_funded, eth):
+    entries = JournalEntry.objects.count()
+    with pytest.raises(DomainError) as refused:
+        ledger_fee_book_batch(bookings=[
+            FeeBooking(tenant=main_funded, currency=eth, reserved=D("0"), actual=D("0.1"), reference="b1"),
+            FeeBooking(tenant=main_funded, currency=eth, reserved=D("0"), actual=D("0"), reference="b2"),
+        ])
+    assert refused.value.code == "amount_not_positive"
+    assert JournalEntry.objects.count() == entries
+    with pytest.raises(DomainError) as conflict:
+        ledger_fee_book(tenant=main_funded, currency=eth, reserved=D("0"), actual=D("0.1"), reference="b1")
+        ledger_fee_book_batch(bookings=[
+            FeeBooking(tenant=main_funded, currency=eth, reserved=D("0"), actual=D("0.2"), reference="b1")])
+    assert conflict.value.code == "ledger_reference_conflict"
+    assert ledger_check() == []
 
 
 def test_a_deposit_batch_posts_what_ledger_deposit_posts(tenant, eth):
