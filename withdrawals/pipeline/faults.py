@@ -1,8 +1,10 @@
 """Test-only fault injection: the worker fails at a named point of the pipeline.
 
-Points: ``after_sign``, ``after_send``, ``during_sweep`` (each after a commit), and
-``in_sign_transaction`` / ``in_settlement`` (inside the transaction that stores the signed
-transaction, and inside the one that settles a completion, before they commit).
+Points: ``after_sign``, ``after_send``, ``during_sweep`` (each after a commit: for the sweep, the
+first commit of a batch, an order's own move or else the batch's completions, all committed
+together, before the next batch), and ``in_sign_transaction`` / ``in_settlement`` (inside the
+transaction that stores the signed transaction, and inside the one that settles completions, the
+sweep's batch of them or a single one, after all its writes and before it commits).
 
 ``WDC_FAULT=<point>`` makes the process SIGKILL itself every time it reaches that point;
 ``WDC_FAULT_FILE=<path>`` does it once, at the point named in that file, which is removed first

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ from withdrawals.pipeline.review import review_sweep_order, transfer_ok
 from withdrawals.pipeline.send import candidate_broadcast
 from withdrawals.services.sending import (
     withdrawal_candidates_seen,
+    withdrawal_complete_batch,
     withdrawal_fail,
     withdrawal_mark_sent,
     withdrawal_rebroadcast,
@@ -127,6 +128,7 @@ def _sweep_batch(adapter, orders: list[WithdrawalOrder], *, paused: str, report:
                                           if not tx.ever_accepted and tx.tx_hash in statuses
                                           and statuses[tx.tx_hash].state != TxStatus.NOT_FOUND])
     progress: dict[int, TxStatus] = {}
+    completions: dict[int, TxStatus] = {}  # settled together once every order was looked at
     wrote = False
     for order in orders:
         own = candidates.get(order.id, [])
@@ -136,7 +138,8 @@ def _sweep_batch(adapter, orders: list[WithdrawalOrder], *, paused: str, report:
             if order.status == Status.REVIEW_REQUIRED:
                 changed = _sweep_review(adapter, order, own, statuses, report)
             else:
-                changed = _sweep_order(order, status, own, paused=paused, progress=progress, report=report)
+                changed = _sweep_order(order, status, own, paused=paused, progress=progress,
+                                       completions=completions, report=report)
         except (DomainError, PermanentChainError) as error:
             report.errors.append(f"W{order.pk}: {error}")
             logger.exception("sweep: order %s", order.pk)
@@ -151,8 +154,33 @@ def _sweep_batch(adapter, orders: list[WithdrawalOrder], *, paused: str, report:
         if changed and not wrote:
             wrote = True
             fault_point("during_sweep")
+    if completions:
+        _complete(completions, report)
+        if not wrote:
+            fault_point("during_sweep")  # the batch's completions committed, the next batch not begun
     if progress:
         report.progressed += withdrawal_record_confirmations(statuses=progress)
+
+
+def _complete(completions: dict[int, TxStatus], report: SweepReport) -> None:
+    """Settle the batch's completions in one transaction; when that is refused (one order's
+    posting or move, a constraint), nothing of it was kept: settle them one by one, so the others
+    still complete. A lost connection is not a refusal: it is raised, as from any move."""
+    try:
+        report.completed += len(withdrawal_complete_batch(completions=completions))
+        return
+    except (DomainError, IntegrityError) as error:
+        logger.warning("sweep: the batch of %s completions was refused (%s); settling them one by one",
+                       len(completions), error)
+    for order_id, status in completions.items():
+        try:
+            order = withdrawal_record_status(order=order_id, status=status)
+        except (DomainError, IntegrityError) as error:
+            report.errors.append(f"W{order_id}: {error}")
+            logger.exception("sweep: order %s", order_id)
+            continue
+        if order.status == Status.COMPLETED:
+            report.completed += 1
 
 
 _RANK = {TxStatus.INCLUDED: 3, TxStatus.REVERTED: 3, TxStatus.PENDING: 2, TxStatus.NOT_FOUND: 1}
@@ -168,8 +196,10 @@ def _best(statuses) -> TxStatus | None:
 
 
 def _sweep_order(order: WithdrawalOrder, status: TxStatus | None, candidates: list[WithdrawalTransaction], *,
-                 paused: str, progress: dict[int, TxStatus], report: SweepReport) -> bool:
-    """Decide and make the move for one order. Returns whether a service wrote something."""
+                 paused: str, progress: dict[int, TxStatus], completions: dict[int, TxStatus],
+                 report: SweepReport) -> bool:
+    """Decide and make the move for one order (a completion is only noted in ``completions``, the
+    batch settles them together). Returns whether a service wrote something."""
     if status is None:
         return False
     on_chain = status.state in (TxStatus.INCLUDED, TxStatus.REVERTED)
@@ -196,9 +226,8 @@ def _sweep_order(order: WithdrawalOrder, status: TxStatus | None, candidates: li
             report.failed += 1
             return True
         if status.state == TxStatus.INCLUDED and deep:
-            withdrawal_record_status(order=order.pk, status=status)
-            report.completed += 1
-            return True
+            completions[order.pk] = status
+            return marked
         if marked or (status.confirmations, status.block_hash, status.tx_hash) != (
                 order.confirmations, order.block_hash or None, order.tx_hash):
             progress[order.pk] = status  # below the depth: counted in one bulk update

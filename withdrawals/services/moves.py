@@ -18,6 +18,13 @@ def withdrawal_locked(order: WithdrawalOrder | int, *, skip_locked: bool = False
     return locked(WithdrawalOrder, order_id, select_related=ORDER_JOINS, skip_locked=skip_locked)
 
 
+def withdrawal_locked_all(order_ids) -> list[WithdrawalOrder]:
+    """The order rows, locked in ascending id order (so two callers never wait on each other in a
+    circle) for the rest of the transaction, with what the moves need. Missing ids are left out."""
+    return list(WithdrawalOrder.objects.select_for_update(of=("self",)).select_related(*ORDER_JOINS)
+                .filter(pk__in=list(order_ids)).order_by("id"))
+
+
 def withdrawal_note(order: WithdrawalOrder, *, actor, reason: str) -> WithdrawalStatusChange:
     """A history row that keeps the status (a new candidate, a fee bump): shown with the moves."""
     return WithdrawalStatusChange.objects.create(order=order, from_status=order.status, to_status=order.status,

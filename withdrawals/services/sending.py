@@ -15,15 +15,25 @@ from django.utils import timezone
 from chains.adapters import SignedTransaction, TxStatus
 from core.errors import DomainError
 from core.transitions import transition_apply, transition_apply_all
-from ledger.services import ledger_fee_book, ledger_fee_release, ledger_fee_reserve, ledger_release, ledger_settle
+from ledger.services import (
+    FeeBooking,
+    Settlement,
+    ledger_fee_book,
+    ledger_fee_book_batch,
+    ledger_fee_release,
+    ledger_fee_reserve,
+    ledger_release,
+    ledger_settle_batch,
+)
 from withdrawals.models import WithdrawalOrder, WithdrawalTransaction
 from withdrawals.pipeline.faults import fault_point
-from withdrawals.services.moves import withdrawal_held_split, withdrawal_locked, withdrawal_note
+from withdrawals.services.moves import withdrawal_held_split, withdrawal_locked, withdrawal_locked_all, withdrawal_note
 
 Status = WithdrawalOrder.Status
 TxState = WithdrawalTransaction.State
 INSUFFICIENT_FEES = "Insufficient main account fees"
 LIVE = (TxState.SIGNED, TxState.SENT)
+BLOCK_FIELDS = ("tx_hash", "confirmations", "block_number", "block_hash")  # where the chain has it
 
 
 def _candidates_move(order: WithdrawalOrder, transition: str, *, reason: str, states=LIVE,
@@ -109,32 +119,58 @@ def withdrawal_record_status(*, order: WithdrawalOrder | int, status: TxStatus, 
                              reason: str = "") -> WithdrawalOrder:
     """What the sweep saw of one candidate: confirmations so far, completion at the coin's depth.
     An order in review_required completes the same way (one of its own confirmed at depth); below
-    the depth it goes back to confirming first."""
+    the depth it goes back to confirming first. The sweep settles its completions together
+    (``withdrawal_complete_batch``); both settle through the same steps."""
     with transaction.atomic():
         order = withdrawal_locked(order)
         if status.state != TxStatus.INCLUDED or order.status not in (Status.CONFIRMING, Status.REVIEW_REQUIRED):
             return order  # a reverted or vanished transaction never completes an order
         if order.status == Status.REVIEW_REQUIRED and status.confirmations < order.coin.confirmations:
             transition_apply(order, "review_found", actor=actor, reason=reason or f"{status.tx_hash} included")
-        order.tx_hash = status.tx_hash
-        order.confirmations = status.confirmations
-        order.block_number = status.block_number
-        order.block_hash = status.block_hash or ""
-        fields = ("tx_hash", "confirmations", "block_number", "block_hash")
+        _seen_in_block(order, status)
         if status.confirmations < order.coin.confirmations:
-            order.save(update_fields=(*fields, "updated_at"))
+            order.save(update_fields=(*BLOCK_FIELDS, "updated_at"))
             return order
-        _settle(order, status)
-        transition_apply(order, "complete", actor=actor,
-                         reason=reason or f"{status.confirmations} confirmations: credited",
-                         fields=(*fields, "fee_paid", "fee_reserved", "completed_at"))
+        _settle_all([(order, status)], actor=actor, reason=reason)
     return order
+
+
+def withdrawal_complete_batch(*, completions: dict[int, TxStatus]) -> list[WithdrawalOrder]:
+    """The sweep's completions of one batch (order id → its candidate included at the coin's
+    depth), settled in one transaction: the orders locked in id order, all their settlements
+    posted in one ``ledger_settle_batch``, then per order what ``withdrawal_record_status`` does
+    at depth (fee booking, candidates, UTXOs, the ``complete`` move with its audit row and tasks
+    on commit). An order no longer confirming, or whose status is not a completion at its depth,
+    is left as it is (re-checked under the lock). All or nothing: one refusal (a posting, a move)
+    rolls back the whole batch and is raised; the caller may then settle the orders one by one.
+    Returns the orders completed, in id order."""
+    if not completions:
+        return []
+    with transaction.atomic():
+        done = []
+        for order in withdrawal_locked_all(sorted(completions)):
+            status = completions[order.pk]
+            if (order.status != Status.CONFIRMING or status.state != TxStatus.INCLUDED
+                    or status.confirmations < order.coin.confirmations):
+                continue  # moved since the sweep read it: the next sweep looks again
+            _seen_in_block(order, status)
+            done.append((order, status))
+        _settle_all(done, actor=None, reason="")
+    return [order for order, _status in done]
+
+
+def _seen_in_block(order: WithdrawalOrder, status: TxStatus) -> None:
+    order.tx_hash = status.tx_hash
+    order.confirmations = status.confirmations
+    order.block_number = status.block_number
+    order.block_hash = status.block_hash or ""
 
 
 def withdrawal_record_confirmations(*, statuses: dict[int, TxStatus]) -> int:
     """The sweep's progress below the required depth, for many orders in one UPDATE: tx hash,
-    confirmations and block of each confirming order. No state moves (those go one by one through
-    withdrawal_record_status / _fail / _rebroadcast); orders no longer confirming are left alone.
+    confirmations and block of each confirming order. No state moves (those go through
+    withdrawal_complete_batch / _record_status / _fail / _rebroadcast); orders no longer confirming
+    are left alone.
     Returns how many rows changed."""
     if not statuses:
         return 0
@@ -152,20 +188,34 @@ def withdrawal_record_confirmations(*, statuses: dict[int, TxStatus]) -> int:
         return cursor.rowcount
 
 
-def _settle(order: WithdrawalOrder, status: TxStatus) -> None:
-    tenant = order.customer.tenant
-    ledger_settle(customer=order.customer, currency=order.coin.currency.code, split=withdrawal_held_split(order),
-                  customer_fee=order.customer_fee, reference=f"withdrawal:{order.pk}:settle")
-    actual = status.fee_paid if status.fee_paid is not None else order.fee_reserved
-    ledger_fee_book(tenant=tenant, currency=order.coin.fee_currency.code, reserved=order.fee_reserved,
-                    actual=actual, reference=f"withdrawal:{order.pk}:fee-book")
-    order.fee_paid = actual
-    order.fee_reserved = Decimal("0")
-    order.completed_at = timezone.now()
-    _candidates_move(order, "confirm", reason=f"{status.confirmations} confirmations", tx_hash=status.tx_hash)
-    _candidates_move(order, "replace", reason=f"{status.tx_hash} confirmed instead", except_hash=status.tx_hash)
-    _candidates_changed(order)
-    fault_point("in_settlement")
+def _settle_all(completions: list[tuple[WithdrawalOrder, TxStatus]], *, actor, reason: str) -> None:
+    """Complete locked orders whose candidate is included at depth, inside the caller's
+    transaction: every settlement in one ledger call and every fee booking in another (each
+    replayed per reference, so what was already posted is not posted twice), then per order the
+    candidates (the included one confirmed, the others replaced), the UTXOs, and the ``complete``
+    move with its audit row."""
+    if not completions:
+        return
+    ledger_settle_batch(settlements=[
+        Settlement(customer=order.customer, currency=order.coin.currency.code, split=withdrawal_held_split(order),
+                   customer_fee=order.customer_fee, reference=f"withdrawal:{order.pk}:settle")
+        for order, _status in completions])
+    paid = [status.fee_paid if status.fee_paid is not None else order.fee_reserved for order, status in completions]
+    ledger_fee_book_batch(bookings=[
+        FeeBooking(tenant=order.customer.tenant, currency=order.coin.fee_currency.code, reserved=order.fee_reserved,
+                   actual=actual, reference=f"withdrawal:{order.pk}:fee-book")
+        for (order, _status), actual in zip(completions, paid, strict=True)])
+    for (order, status), actual in zip(completions, paid, strict=True):
+        order.fee_paid = actual
+        order.fee_reserved = Decimal("0")
+        order.completed_at = timezone.now()
+        _candidates_move(order, "confirm", reason=f"{status.confirmations} confirmations", tx_hash=status.tx_hash)
+        _candidates_move(order, "replace", reason=f"{status.tx_hash} confirmed instead", except_hash=status.tx_hash)
+        _candidates_changed(order)
+        transition_apply(order, "complete", actor=actor,
+                         reason=reason or f"{status.confirmations} confirmations: credited",
+                         fields=(*BLOCK_FIELDS, "fee_paid", "fee_reserved", "completed_at"))
+    fault_point("in_settlement")  # everything of the settlement written, nothing committed
 
 
 def _candidates_changed(order: WithdrawalOrder) -> None:
