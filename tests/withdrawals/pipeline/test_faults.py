@@ -69,30 +69,36 @@ def test_killed_after_sending_before_saving(scene, pipeline_worker, fault_file):
     assert_settled(scene, order, main_before=main_before)
 
 
-def test_killed_during_the_sweep(scene, pipeline_worker, fault_file):
+def test_killed_during_the_sweep(scene, pipeline_worker, fault_file, otp_bypass):  # 3 requests > a TOTP window
+    """SIGKILL right after the first batch's completions committed (batches of two here): both of
+    that batch are completed together, the third, in the next batch, is untouched; the next sweep
+    completes it and settles nothing twice."""
     nonce_before = hot_nonce(scene.anvil, scene.hot)
-    first, second = scene.request("ETH", "0.2", key="a"), scene.request("ETH", "0.3", key="b")
-    scene.approve(first)
-    scene.approve(second)
-    for order in (first, second):
+    orders = [scene.request("ETH", amount, key=key) for amount, key in (("0.2", "a"), ("0.3", "b"), ("0.1", "c"))]
+    for order in orders:
+        scene.approve(order)
+    for order in orders:
         wait_status(order, S.CONFIRMING)
-    scene.anvil.mine(3)  # both deep enough: the sweep completes them one after the other
+    scene.anvil.mine(3)  # all deep enough: the sweep completes them, two per batch
     arm_fault(fault_file, "during_sweep")
     from withdrawals.tasks import sweep_confirmations
 
-    sweep_confirmations.delay(stale_after=0)
+    sweep_confirmations.delay(stale_after=0, batch_size=2)
     _killed(pipeline_worker)
-    statuses = sorted(WithdrawalOrder.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True))
-    assert statuses == [S.COMPLETED, S.CONFIRMING]  # killed right after the first completion committed
+    statuses = list(WithdrawalOrder.objects.filter(pk__in=[o.pk for o in orders]).order_by("id")
+                    .values_list("status", flat=True))
+    assert statuses == [S.COMPLETED, S.COMPLETED, S.CONFIRMING]  # the first batch committed as one
 
     pipeline_worker.restart()
     sweep_via_worker()
-    for order in (first, second):
-        assert wait_status(order, S.COMPLETED).transactions.filter(state="confirmed").count() == 1
-    assert hot_nonce(scene.anvil, scene.hot) == nonce_before + 2
-    assert scene.recipient_balance(scene.eth) == Decimal("0.5")
+    for order in orders:
+        order = wait_status(order, S.COMPLETED)
+        assert order.transactions.filter(state="confirmed").count() == 1
+        assert list(order.history.values_list("to_status", flat=True)).count(S.COMPLETED) == 1
+    assert hot_nonce(scene.anvil, scene.hot) == nonce_before + 3
+    assert scene.recipient_balance(scene.eth) == Decimal("0.6")
     fee = tenant_fee_reserve(tenant=scene.tenant, currency="ETH")
-    assert fee["reserved"] == 0 and fee["revenue"] == Decimal("0.002")  # each settled once
+    assert fee["reserved"] == 0 and fee["revenue"] == Decimal("0.003")  # each settled once
     assert ledger_check() == []
 
 
@@ -103,29 +109,42 @@ def _requeue_via_worker() -> list[int]:
 
 
 def test_killed_inside_the_settlement_of_a_completion(scene, pipeline_worker, fault_file):
-    """SIGKILL between the ledger postings of a completion and their commit: all of it rolls back,
-    the order is still confirming, and the next sweep settles it exactly once."""
+    """SIGKILL between the ledger postings of a batch of completions and their commit: all of the
+    batch rolls back, both orders are still confirming, and the next sweep settles each exactly once."""
     main_before = tenant_fee_reserve(tenant=scene.tenant, currency="ETH")["main"]
-    order = scene.request("ETH", "0.25")
-    scene.approve(order)
-    wait_status(order, S.CONFIRMING)
-    scene.anvil.mine(3)
+    orders = [scene.request("ETH", "0.25", key="a"), scene.request("ETH", "0.05", key="b")]
+    for order in orders:
+        scene.approve(order)
+    for order in orders:
+        wait_status(order, S.CONFIRMING)
+    scene.anvil.mine(3)  # both deep enough: settled in one batch
     arm_fault(fault_file, "in_settlement")
     from withdrawals.tasks import sweep_confirmations
 
     sweep_confirmations.delay(stale_after=0)
     _killed(pipeline_worker)
-    order.refresh_from_db()
-    assert order.status == S.CONFIRMING and order.fee_reserved > 0  # nothing of the settlement kept
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == S.CONFIRMING and order.fee_reserved > 0  # nothing of the settlement kept
+        assert order.transactions.filter(state="confirmed").count() == 0
     assert tenant_fee_reserve(tenant=scene.tenant, currency="ETH")["revenue"] == 0
     assert ledger_check() == []
 
     pipeline_worker.restart()
     sweep_via_worker()
-    order = wait_status(order, S.COMPLETED)
-    assert list(order.history.values_list("to_status", flat=True)).count(S.COMPLETED) == 1
-    assert tenant_fee_reserve(tenant=scene.tenant, currency="ETH")["revenue"] == Decimal("0.001")
-    assert_settled(scene, order, main_before=main_before)
+    fees = Decimal(0)
+    for order in orders:
+        order = wait_status(order, S.COMPLETED)
+        assert list(order.history.values_list("to_status", flat=True)).count(S.COMPLETED) == 1
+        receipt = scene.anvil.w3.eth.get_transaction_receipt(order.tx_hash)
+        actual = Decimal(receipt["gasUsed"] * receipt["effectiveGasPrice"]).scaleb(-18)
+        assert order.fee_paid == actual and order.fee_reserved == 0
+        assert order.transactions.filter(state="confirmed").count() == 1
+        fees += actual
+    fee = tenant_fee_reserve(tenant=scene.tenant, currency="ETH")
+    assert fee["revenue"] == Decimal("0.002") and fee["reserved"] == 0
+    assert fee["main"] == main_before - fees  # each fee booked once
+    assert ledger_check() == []
 
 
 def test_database_connection_killed_while_the_signed_transaction_is_stored(scene, pipeline_worker, fault_file):
