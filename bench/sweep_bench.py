@@ -15,7 +15,8 @@ its SQL queries in three situations:
 * ``idle``: nothing changed on chain: reads only.
 
 It also times a sweep that COMPLETES orders (``--complete`` sizes, default 100,1000): each order
-settles the ledger through ``withdrawal_record_status``, the per-order write path.
+settles the ledger, the completions of one batch together (``withdrawal_complete_batch``: one
+transaction, one ``ledger_settle_batch`` and one ``ledger_fee_book_batch`` call per batch).
 
 Figures belong in docs/PERFORMANCE.md ("Sweep").
 """
