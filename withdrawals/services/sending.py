@@ -138,12 +138,12 @@ def withdrawal_record_status(*, order: WithdrawalOrder | int, status: TxStatus, 
 def withdrawal_complete_batch(*, completions: dict[int, TxStatus]) -> list[WithdrawalOrder]:
     """The sweep's completions of one batch (order id → its candidate included at the coin's
     depth), settled in one transaction: the orders locked in id order, all their settlements
-    posted in one ``ledger_settle_batch``, then per order what ``withdrawal_record_status`` does
-    at depth (fee booking, candidates, UTXOs, the ``complete`` move with its audit row and tasks
-    on commit). An order no longer confirming, or whose status is not a completion at its depth,
-    is left as it is (re-checked under the lock). All or nothing: one refusal (a posting, a move)
-    rolls back the whole batch and is raised; the caller may then settle the orders one by one.
-    Returns the orders completed, in id order."""
+    posted in one ``ledger_settle_batch`` and all their fees in one ``ledger_fee_book_batch``,
+    then per order what ``withdrawal_record_status`` does at depth (candidates, UTXOs, the
+    ``complete`` move with its audit row and tasks on commit). An order no longer confirming, or
+    whose status is not a completion at its depth, is left as it is (re-checked under the lock).
+    All or nothing: one refusal (a posting, a move) rolls back the whole batch and is raised; the
+    caller may then settle the orders one by one. Returns the orders completed, in id order."""
     if not completions:
         return []
     with transaction.atomic():
