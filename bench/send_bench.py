@@ -634,8 +634,18 @@ def render(result: dict) -> str:
                        f"candidates, outcomes {r['checks']['outcomes']}, ledger_check {r['checks']['ledger_check']}"
                        for r in result["runs"])
     setup = ", ".join(f"{s['size']:,} in {s['seconds']:.0f} s" for s in result.get("setups", []))
+    nproc = result.get("machine", {}).get("nproc") or 1
+    ceilings = []
+    for r in result["runs"]:
+        cpu = r["cpu_ms_per_order"]
+        spent = sum(cpu.get(k, 0.0) for k in ("workers", "anvil", "postgres", "redis", "bench"))
+        ceilings.append(f"{r['size']:,}: {spent:.0f} ms of CPU per order in all (workers, anvil, PostgreSQL, Redis, "
+                        f"the enqueuing benchmark), so at most {nproc * 1000 / spent:,.1f} orders/s if CPU were all "
+                        f"({nproc} cores); events outbox tasks the sends queued: "
+                        f"{', '.join(f'{n:,} {t}' for t, n in r.get('other_tasks', {}).items()) or 'none'} "
+                        f"({r.get('other_queries_per_order', 0):.1f} statements per order more)")
     lines += ["", f"Checked after each size: {checks}. Setup (request with OTP + approval, through the services, "
-                  f"not timed): {setup}."]
+                  f"not timed): {setup}.", "", "CPU: " + "; ".join(ceilings) + "."]
     return "\n".join(lines)
 
 
