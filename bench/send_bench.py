@@ -468,6 +468,7 @@ def timed_send(*, ids: list[int], queue: str, workers: list[Worker], w3, hot: st
         "xacts_per_order": (xact_after - xact_before - polls) / size, "polls": polls,
         "rpc_per_order": sum(r["rpc"] for r in sends) / size,
         "node_ms_per_order": sum(r["rpc_s"] for r in sends) / size * 1000,
+        "sql_ms_per_order": sum(r.get("sql_s", 0.0) for r in sends) / size * 1000,
         "task_ms_per_order": sum(r["wall_s"] for r in sends) / size * 1000,
         "task_cpu_ms_per_order": sum(r["cpu_s"] for r in sends) / size * 1000,
         "cpu_ms_per_order": {name: value / size * 1000 for name, value in cpu.items()},
@@ -479,7 +480,8 @@ def timed_send(*, ids: list[int], queue: str, workers: list[Worker], w3, hot: st
     print(f"  {size:>5} orders: {elapsed:7.2f} s = {result['orders_per_s']:7.1f} orders/s; "
           f"queries/order {result['queries_per_order']:.1f} (min {min(queries)}, max {max(queries)}); "
           f"xacts/order {result['xacts_per_order']:.1f}; rpc/order {result['rpc_per_order']:.1f}; "
-          f"per order: task {result['task_ms_per_order']:.1f} ms, in node {result['node_ms_per_order']:.1f} ms; "
+          f"per order: task {result['task_ms_per_order']:.1f} ms, in node {result['node_ms_per_order']:.1f} ms, "
+          f"in SQL {result['sql_ms_per_order']:.1f} ms, task CPU {result['task_cpu_ms_per_order']:.1f} ms; "
           f"cpu ms/order " + ", ".join(f"{k} {v:.1f}" for k, v in result["cpu_ms_per_order"].items())
           + f"; tasks per worker {per_worker}; other tasks {other_tasks} "
           f"({result['other_queries_per_order']:.1f} queries/order)", flush=True)
@@ -618,7 +620,7 @@ def render(result: dict) -> str:
              f"DB_CONN_MAX_AGE={result['conn_max_age']}), anvil automining; baseline pgbench TPC-B at "
              f"{result['workers']} clients before / after: {base} tps (the ratio is over the better).", "",
              "| orders | approved → all sent | orders/s | ratio to TPC-B | SQL statements per order (min–max) "
-             "| transactions per order | RPC calls per order | task wall per order (in node) "
+             "| transactions per order | RPC calls per order | send task per order: wall (node / SQL / own CPU) "
              "| CPU ms per order: workers / anvil / PostgreSQL / Redis | tasks per worker |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in result["runs"]:
@@ -627,7 +629,8 @@ def render(result: dict) -> str:
         lines.append(f"| {r['size']:,} | {r['seconds']:.1f} s | {r['orders_per_s']:,.1f} | **{r['ratio']:.3f}×** | "
                      f"**{r['queries_per_order']:.1f}** ({r['queries_min']}–{r['queries_max']}) | "
                      f"{r['xacts_per_order']:.1f} | {r['rpc_per_order']:.1f} | "
-                     f"{r['task_ms_per_order']:.1f} ms ({r['node_ms_per_order']:.1f} ms) | "
+                     f"{r['task_ms_per_order']:.0f} ms ({r['node_ms_per_order']:.0f} / "
+                     f"{r.get('sql_ms_per_order', float('nan')):.0f} / {r['task_cpu_ms_per_order']:.0f} ms) | "
                      f"{cpu['workers']:.1f} / {cpu['anvil']:.1f} / {cpu['postgres']:.1f} / {cpu['redis']:.1f} | "
                      f"{split} |")
     checks = "; ".join(f"{r['size']:,}: nonce +{r['checks']['nonce_advance']:,}, {r['checks']['candidates']:,} "

@@ -8,6 +8,8 @@ this process (the solo pool runs the tasks here):
 * before each task, an execute wrapper on the default database connection counts the SQL
   statements the task sends through Django's cursor (savepoints included; the ledger's posting
   calls go through the wrapper whenever one is installed; BEGIN/COMMIT are not statements here);
+* the same wrapper times the statements (seconds waiting for PostgreSQL: its work, lock waits
+  such as the nonce allocator's row, and the round trip);
 * web3's HTTP provider is timed: JSON-RPC calls to the node and the seconds spent in them;
 * after each task, one JSON line goes to ``$SENDBENCH_LOG``: task, args, outcome, statements,
   RPC calls, seconds in the node, the task's wall time and this process's CPU during it.
@@ -33,12 +35,17 @@ class _Meter:
         self.queries = 0
         self.rpc = 0
         self.rpc_seconds = 0.0
+        self.sql_seconds = 0.0
         self.started = 0.0
         self.cpu = 0.0
 
     def __call__(self, execute, sql, params, many, context):
         self.queries += 1
-        return execute(sql, params, many, context)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.sql_seconds += time.perf_counter() - started
 
 
 METER = _Meter()
@@ -87,7 +94,7 @@ def install(log_path: str) -> None:
         connection = connections["default"]
         if METER not in connection.execute_wrappers:
             connection.execute_wrappers.append(METER)
-        METER.queries, METER.rpc, METER.rpc_seconds = 0, 0, 0.0
+        METER.queries, METER.rpc, METER.rpc_seconds, METER.sql_seconds = 0, 0, 0.0, 0.0
         METER.started, METER.cpu = time.perf_counter(), _cpu()
 
     @task_postrun.connect(weak=False)
@@ -95,7 +102,7 @@ def install(log_path: str) -> None:
         outcome = retval.get("outcome") if isinstance(retval, dict) else None
         log.write(json.dumps({"worker": name, "task": task.name if task else None, "args": list(args or []),
                               "state": state, "outcome": outcome, "queries": METER.queries, "rpc": METER.rpc,
-                              "rpc_s": round(METER.rpc_seconds, 6),
+                              "rpc_s": round(METER.rpc_seconds, 6), "sql_s": round(METER.sql_seconds, 6),
                               "wall_s": round(time.perf_counter() - METER.started, 6),
                               "cpu_s": round(_cpu() - METER.cpu, 6)}) + "\n")
 

@@ -6,7 +6,8 @@ from bench.send_bench import render
 def sample_run(size: int) -> dict:
     return {"size": size, "seconds": size / 5, "orders_per_s": 5.0, "ratio": 0.007, "queries_per_order": 40.0,
             "queries_min": 40, "queries_max": 40, "xacts_per_order": 17.1, "rpc_per_order": 8.0,
-            "task_ms_per_order": 410.0, "node_ms_per_order": 60.0,
+            "task_ms_per_order": 410.0, "node_ms_per_order": 60.0, "sql_ms_per_order": 200.0,
+            "task_cpu_ms_per_order": 70.0,
             "cpu_ms_per_order": {"workers": 80.0, "anvil": 3.0, "redis": 1.0, "postgres": 32.0, "bench": 4.0},
             "tasks_per_worker": {"host-a": size // 2, "host-b": size - size // 2},
             "other_tasks": {"events.dispatch": 3 * size}, "other_queries_per_order": 9.0,
