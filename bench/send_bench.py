@@ -195,11 +195,18 @@ class RunMeter:
         self.start_backends: dict[int, float] = {}
         self.last_backends: dict[int, float] = {}
         self.thread = threading.Thread(target=self._poll, daemon=True)
+        # Samples of the backends (each poll): active ones, and active ones waiting for a lock
+        # (the hot wallet's nonce row, an order row): "waiting in SQL" split into locks and work.
+        self.samples = self.active = self.lock_waits = 0
 
     def _backend_pids(self, conn) -> list[int]:
-        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
-                            [self.dbname]).fetchall()
-        return [pid for (pid,) in rows if pid not in self.exclude]
+        rows = conn.execute("SELECT pid, state, wait_event_type FROM pg_stat_activity WHERE datname = %s "
+                            "AND backend_type = 'client backend'", [self.dbname]).fetchall()
+        rows = [row for row in rows if row[0] not in self.exclude]
+        self.samples += 1
+        self.active += sum(1 for _, state, _ in rows if state == "active")
+        self.lock_waits += sum(1 for _, state, wait in rows if state == "active" and wait == "Lock")
+        return [pid for pid, _, _ in rows]
 
     def _connect(self):
         from bench.common import admin_connection
@@ -218,6 +225,7 @@ class RunMeter:
                 time.sleep(0.1)
 
     def __enter__(self):
+        self.started = time.perf_counter()
         with self._connect() as conn:
             for pid in self._backend_pids(conn):
                 value = proc_cpu(pid)
@@ -236,6 +244,9 @@ class RunMeter:
         self.seconds = {name: after[name] - self.before[name] for name in after}
         self.seconds["postgres"] = sum(v - self.start_backends.get(pid, 0.0) for pid, v in self.last_backends.items())
         self.seconds["bench"] = (mine.user + mine.system) - (self.self_before.user + self.self_before.system)
+        interval = (time.perf_counter() - self.started) / max(self.samples, 1)
+        self.lock_wait_seconds = self.lock_waits * interval  # estimated from the samples
+        self.active_seconds = self.active * interval
 
 
 # --- setup ------------------------------------------------------------------------------------
@@ -401,7 +412,7 @@ def timed_send(*, ids: list[int], queue: str, workers: list[Worker], w3, hot: st
              "WHERE id BETWEEN %s AND %s")
     all_signed = None
     with RunMeter(db, dbname, processes, exclude) as meter:
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         for order_id in ids:
             withdrawal_send.apply_async((order_id,), queue=queue)
         enqueued = time.perf_counter() - started
@@ -413,7 +424,7 @@ def timed_send(*, ids: list[int], queue: str, workers: list[Worker], w3, hot: st
             if all_signed is None and signed >= size:
                 all_signed = now - started
             if sent >= size:
-                elapsed = now - started
+                elapsed, ended_at = now - started, time.time()
                 break
             if now > deadline:
                 raise SystemExit(f"timed out: {sent} of {size} orders sent after {timeout:.0f} s")
@@ -424,7 +435,7 @@ def timed_send(*, ids: list[int], queue: str, workers: list[Worker], w3, hot: st
     def new_records():
         return [r for w in workers for r in w.records()[seen_before[w.name]:]]
 
-    deadline, quiet = time.monotonic() + 60, 0
+    deadline, quiet = time.monotonic() + 300, 0
     while time.monotonic() < deadline and quiet < 10:
         sends_logged = sum(1 for r in new_records() if r["task"] == "chains.withdrawal_send")
         quiet = quiet + 1 if sends_logged >= size and broker.llen(queue) == 0 else 0
@@ -472,9 +483,12 @@ def timed_send(*, ids: list[int], queue: str, workers: list[Worker], w3, hot: st
         "task_ms_per_order": sum(r["wall_s"] for r in sends) / size * 1000,
         "task_cpu_ms_per_order": sum(r["cpu_s"] for r in sends) / size * 1000,
         "cpu_ms_per_order": {name: value / size * 1000 for name, value in cpu.items()},
+        "backend_active_ms_per_order": meter.active_seconds / size * 1000,
+        "backend_lock_wait_ms_per_order": meter.lock_wait_seconds / size * 1000,
         "tasks_per_worker": per_worker, "checks": checks, "ok": ok,
         # What the sends cause besides themselves: the events outbox's dispatch tasks (same workers).
         "other_tasks": other_tasks, "other_queries_per_order": sum(r["queries"] for r in others) / size,
+        "other_tasks_in_window": sum(1 for r in others if started_at <= r.get("t", 0) <= ended_at),
         "other_cpu_ms_per_order": sum(r["cpu_s"] for r in others) / size * 1000,
     }
     print(f"  {size:>5} orders: {elapsed:7.2f} s = {result['orders_per_s']:7.1f} orders/s; "
@@ -483,8 +497,11 @@ def timed_send(*, ids: list[int], queue: str, workers: list[Worker], w3, hot: st
           f"per order: task {result['task_ms_per_order']:.1f} ms, in node {result['node_ms_per_order']:.1f} ms, "
           f"in SQL {result['sql_ms_per_order']:.1f} ms, task CPU {result['task_cpu_ms_per_order']:.1f} ms; "
           f"cpu ms/order " + ", ".join(f"{k} {v:.1f}" for k, v in result["cpu_ms_per_order"].items())
+          + f"; backends active {result['backend_active_ms_per_order']:.1f} ms/order, of which waiting for a "
+          f"lock {result['backend_lock_wait_ms_per_order']:.1f} ms"
           + f"; tasks per worker {per_worker}; other tasks {other_tasks} "
-          f"({result['other_queries_per_order']:.1f} queries/order)", flush=True)
+          f"({result['other_queries_per_order']:.1f} queries/order; {result['other_tasks_in_window']} of them done "
+          "before the last order was sent)", flush=True)
     print(f"         checks: {checks}", flush=True)
     if not ok:
         raise SystemExit(f"the send run of {size} orders failed its checks: {checks}")
@@ -644,9 +661,12 @@ def render(result: dict) -> str:
         spent = sum(cpu.get(k, 0.0) for k in ("workers", "anvil", "postgres", "redis", "bench"))
         ceilings.append(f"{r['size']:,}: {spent:.0f} ms of CPU per order in all (workers, anvil, PostgreSQL, Redis, "
                         f"the enqueuing benchmark), so at most {nproc * 1000 / spent:,.1f} orders/s if CPU were all "
-                        f"({nproc} cores); events outbox tasks the sends queued: "
-                        f"{', '.join(f'{n:,} {t}' for t, n in r.get('other_tasks', {}).items()) or 'none'} "
-                        f"({r.get('other_queries_per_order', 0):.1f} statements per order more)")
+                        f"({nproc} cores); events outbox tasks the sends queued, on the same workers, logged by "
+                        f"the end of the run: "
+                        f"{', '.join(f'{n:,} {t}' for t, n in r.get('other_tasks', {}).items()) or 'none'}"
+                        + (f" ({r['other_tasks_in_window']:,} of them before the last order was sent)"
+                           if "other_tasks_in_window" in r else "")
+                        + f", {r.get('other_queries_per_order', 0):.1f} statements per order more")
     lines += ["", f"Checked after each size: {checks}. Setup (request with OTP + approval, through the services, "
                   f"not timed): {setup}.", "", "CPU: " + "; ".join(ceilings) + "."]
     return "\n".join(lines)

@@ -12,7 +12,8 @@ this process (the solo pool runs the tasks here):
   such as the nonce allocator's row, and the round trip);
 * web3's HTTP provider is timed: JSON-RPC calls to the node and the seconds spent in them;
 * after each task, one JSON line goes to ``$SENDBENCH_LOG``: task, args, outcome, statements,
-  RPC calls, seconds in the node, the task's wall time and this process's CPU during it.
+  RPC calls, seconds in the node, the task's wall time and this process's CPU during it
+  (with ``SENDBENCH_SQL_SAMPLE=1`` also the statements of the worker's first send task).
 
 Nothing of the project is changed: the same task code, settings and start path as ``celery
 -A withdrawals_site worker``. Not used outside the benchmark.
@@ -36,11 +37,15 @@ class _Meter:
         self.rpc = 0
         self.rpc_seconds = 0.0
         self.sql_seconds = 0.0
+        self.statements: list[str] | None = None  # the SQL of one send task, with SENDBENCH_SQL_SAMPLE=1
+        self.sampled = False
         self.started = 0.0
         self.cpu = 0.0
 
     def __call__(self, execute, sql, params, many, context):
         self.queries += 1
+        if self.statements is not None:
+            self.statements.append(" ".join(str(sql).split())[:120])
         started = time.perf_counter()
         try:
             return execute(sql, params, many, context)
@@ -96,6 +101,9 @@ def install(log_path: str) -> None:
             connection.execute_wrappers.append(METER)
         METER.queries, METER.rpc, METER.rpc_seconds, METER.sql_seconds = 0, 0, 0.0, 0.0
         METER.started, METER.cpu = time.perf_counter(), _cpu()
+        sample = (os.environ.get("SENDBENCH_SQL_SAMPLE") == "1" and not METER.sampled and task is not None
+                  and task.name == "chains.withdrawal_send")
+        METER.statements = [] if sample else None
 
     @task_postrun.connect(weak=False)
     def _after(task_id=None, task=None, args=None, retval=None, state=None, **kwargs):
@@ -104,7 +112,10 @@ def install(log_path: str) -> None:
                               "state": state, "outcome": outcome, "queries": METER.queries, "rpc": METER.rpc,
                               "rpc_s": round(METER.rpc_seconds, 6), "sql_s": round(METER.sql_seconds, 6),
                               "wall_s": round(time.perf_counter() - METER.started, 6),
-                              "cpu_s": round(_cpu() - METER.cpu, 6)}) + "\n")
+                              "cpu_s": round(_cpu() - METER.cpu, 6), "t": time.time(),
+                              **({"sql": METER.statements} if METER.statements is not None else {})}) + "\n")
+        if METER.statements is not None:
+            METER.sampled, METER.statements = True, None
 
 
 def main() -> None:
