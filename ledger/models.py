@@ -21,7 +21,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
-from django.db.models import Case, Q, Value, When
+from django.db.models import Q
 from django.db.models.functions import Now
 
 from core.amounts import format_amount
@@ -101,11 +101,14 @@ class Account(models.Model):
         help_text="Securities instrument VA/<VENUE>/<CURRENCY><QUOTE>, e.g. VA/HAS/ETHUSD, or a fiat cash "
                   "position FIAT/<VENUE>/<CURRENCY>; customer accounts only, empty for tenant accounts.")
     kind = models.CharField(max_length=24, choices=AccountKind.choices)
-    normal_sign = models.GeneratedField(
-        expression=Case(When(kind__in=DEBIT_NORMAL_KINDS, then=Value(1)), default=Value(-1)),
-        output_field=models.SmallIntegerField(), db_persist=True,
+    # Written from the kind by the database (trigger ledger_account_shape, ledger/sql/0013), not a
+    # generated column: PostgreSQL recomputes a stored generated column on every UPDATE, and every
+    # posting updates balances.
+    normal_sign = models.SmallIntegerField(
+        editable=False,
         help_text="+1: debit-normal (tenant assets, expense); -1: credit-normal (owed to customers, "
-                  "revenue, outside world). balance = normal_sign × sum of legs.")
+                  "revenue, outside world). balance = normal_sign × sum of legs. Written from the kind by "
+                  "the database (trigger ledger_account_shape).")
     balance = AmountField(
         default=0, editable=False,
         help_text="Normal-side balance: what the account holds. Kept equal to normal_sign × sum of its "
@@ -122,13 +125,11 @@ class Account(models.Model):
                                     condition=Q(customer__isnull=True), name="ledger_account_tenant_unique"),
             models.CheckConstraint(
                 condition=Q(balance__gte=0) | Q(kind__in=MAY_GO_NEGATIVE_KINDS), name="ledger_account_not_overdrawn"),
-            models.CheckConstraint(
-                condition=(Q(kind__in=CUSTOMER_KINDS, customer__isnull=False, instrument__regex=INSTRUMENT_REGEX)
-                           | Q(kind__in=CUSTOMER_KINDS, customer__isnull=False, instrument__regex=FIAT_INSTRUMENT_REGEX,
-                               currency__in=FIAT_CURRENCIES)
-                           | (~Q(kind__in=CUSTOMER_KINDS) & Q(customer__isnull=True, instrument=""))),
-                name="ledger_account_owner_matches_kind"),
-            models.CheckConstraint(condition=Q(kind__in=AccountKind.values), name="ledger_account_kind_valid"),
+            # The kind list and "the owner matches the kind" (customer kinds: a customer and an
+            # instrument VA/<venue>/<currency><quote>, or FIAT/<venue>/<fiat> for HKD and USD; tenant
+            # kinds: neither) are enforced by the BEFORE INSERT trigger ledger_account_shape, which
+            # raises check_violation as ledger_account_kind_valid / ledger_account_owner_matches_kind.
+            # As CHECKs, PostgreSQL re-read them on every balance update (ledger/sql/0013).
         ]
         indexes = [models.Index(fields=["kind", "currency"], name="ledger_account_kind_cur")]
 
@@ -174,7 +175,8 @@ class JournalEntry(models.Model):
             # A constraint rather than unique=True: the same unique index, without the extra
             # varchar_pattern_ops ("_like") index Django adds for unique CharFields on PostgreSQL.
             models.UniqueConstraint(fields=["reference"], name="ledger_entry_reference_unique"),
-            models.CheckConstraint(condition=Q(kind__in=EntryKind.values), name="ledger_entry_kind_valid"),
+            # The kind list: trigger ledger_entry_shape (check_violation ledger_entry_kind_valid),
+            # cheaper per insert than a CHECK (ledger/sql/0013).
         ]
         # Entries are appended in time order: a BRIN index serves the admin's date filters for a
         # fraction of a B-tree's upkeep per insert.
