@@ -148,7 +148,8 @@ class WithdrawalListCreate(GenericAPIView):
             customer=request.customer, idempotency_key=request.headers.get("Idempotency-Key", ""),
             **data.validated_data,
         )
-        order = withdrawal_get_for_customer(customer=request.customer, order_id=order.pk)
+        if not created:  # a replay: the order as it is now (a new one comes back with all it shows)
+            order = withdrawal_get_for_customer(customer=request.customer, order_id=order.pk)
         return Response(WithdrawalOutput(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
