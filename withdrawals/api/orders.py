@@ -15,6 +15,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chains.api_fields import CoinCurrencyField
 from core.api_docs import AUTH_ERRORS, error_responses
 from core.api_fields import AmountInput, AmountString, HistorySerializer, StrictCharField, StrictIntegerField
 from core.throttles import AtomicScopedRateThrottle
@@ -79,7 +80,7 @@ SIX_DIGITS = RegexValidator(r"^[0-9]{6}$", "A TOTP code is 6 digits.")
 
 
 class WithdrawalInput(serializers.Serializer):
-    currency = StrictCharField(max_length=12)
+    currency = CoinCurrencyField()
     network = StrictCharField(max_length=16)
     address_id = StrictIntegerField()
     amount = AmountInput()
