@@ -25,7 +25,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from approvals.models import WorkOrderType
-from approvals.prices import value_in
+from approvals.prices import values_in
 from approvals.screening import ScreeningResult
 
 _REGISTRY: dict[str, WorkOrderHandler] = {}
@@ -73,8 +73,8 @@ def get_handler(type: str) -> WorkOrderHandler:  # noqa: A002
 
 def valued_context(*, amount: Decimal, currency: str) -> dict:
     """Amount, currency and its USD/HKD values (strings; None when there is no usable price)."""
-    usd = value_in(currency=currency, amount=amount, quote="USD")
-    hkd = value_in(currency=currency, amount=amount, quote="HKD")
+    values = values_in(currency=currency, amount=amount, quotes=("USD", "HKD"))
+    usd, hkd = values["USD"], values["HKD"]
     return {
         "amount": f"{amount.normalize():f}",
         "currency": currency,

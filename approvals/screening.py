@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
@@ -53,9 +53,10 @@ class RiskListProvider:
         from chains.models import Network
 
         address = (address or "").strip()
-        kind = Network.objects.filter(code=network_code).values_list("kind", flat=True).first()
         # EVM addresses are hex: the checksum case carries no meaning. Base58 is case-sensitive.
-        match = Q(address__iexact=address) if kind == Network.Kind.EVM else Q(address=address)
+        # The network's kind is asked inside the same query (one statement per screening).
+        is_evm = Exists(Network.objects.filter(code=network_code, kind=Network.Kind.EVM))
+        match = Q(address=address) | (Q(address__iexact=address) & Q(is_evm))
         entries = list(
             RiskListEntry.objects.filter(match, Q(network__isnull=True) | Q(network__code=network_code), active=True,
                                          kind=RiskListEntry.Kind.ADDRESS)

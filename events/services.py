@@ -35,10 +35,26 @@ def _subject(subject) -> tuple[str, str]:
 
 
 def _dispatch_on_commit(event_ids: list) -> None:
+    """One ``events.dispatch`` task for all the events of a transaction (an App withdrawal request
+    records two: one message to Redis instead of two).
+
+    The ids wait in a list on the connection; every call still registers its own on-commit hook
+    (so a hook dropped with a rolled-back savepoint never strands the others' ids), and the first
+    hook that runs sends everything waiting, the rest find nothing. Ids of rolled-back events
+    may ride along: ``events_dispatch`` skips ids that are not (or no longer) pending."""
+    connection = transaction.get_connection()
+    waiting = connection.__dict__.setdefault("events_waiting_dispatch", [])
+    waiting.extend(str(pk) for pk in event_ids)
+    transaction.on_commit(lambda: _dispatch_waiting(waiting))
+
+
+def _dispatch_waiting(waiting: list) -> None:
     from events.tasks import dispatch
 
-    ids = [str(pk) for pk in event_ids]
-    transaction.on_commit(lambda: dispatch.delay(ids))
+    ids = list(dict.fromkeys(waiting))
+    waiting.clear()
+    if ids:
+        dispatch.delay(ids)
 
 
 def event_record(*, kind: str, subject=None, payload: dict, actor=None) -> Event:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(name="events.dispatch", acks_late=True)
+# No result is stored: nobody waits for one, and a task with a result makes the sender
+# subscribe to its result channel in Redis on every call (a round trip per event on the App path).
+@shared_task(name="events.dispatch", acks_late=True, ignore_result=True)
 def dispatch(event_ids: list[str]) -> int:
     from events.services import events_dispatch
 

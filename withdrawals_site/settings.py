@@ -313,6 +313,7 @@ SPECTACULAR_SETTINGS = {
         "core.api_docs.document_common_errors",
         "core.api_docs.link_creates_to_reads",
         "chains.api_docs.enumerate_networks",
+        "chains.api_docs.enumerate_currencies",
     ],
 }
 

@@ -42,6 +42,17 @@ def approval_flow_active(type: str) -> ApprovalFlow:  # noqa: A002
     return flow or _default_flow(type)
 
 
+def approval_flow_active_steps(type: str) -> tuple[ApprovalFlow, list[ApprovalStep]]:  # noqa: A002
+    """The active flow of ``type`` and its steps in order (each with its group), in one query.
+    Read every time, never cached: staff activate new versions while the console runs."""
+    steps = list(ApprovalStep.objects.filter(flow__type=type, flow__active=True)
+                 .select_related("flow", "group").order_by("position"))
+    if steps:
+        return steps[0].flow, steps
+    flow = approval_flow_active(type)  # a flow without steps, or none yet (the default is created)
+    return flow, list(flow.steps.select_related("group").order_by("position"))
+
+
 def approval_flow_new_version(*, flow: ApprovalFlow, actor) -> ApprovalFlow:
     """Copy a flow (and its steps) to a new, inactive version that staff can edit."""
     with transaction.atomic():

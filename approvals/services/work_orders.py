@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from approvals.handlers import get_handler
 from approvals.models import (
-    ApprovalFlow,
     WorkOrder,
     WorkOrderDecision,
     WorkOrderEvent,
@@ -19,7 +18,7 @@ from approvals.models import (
 )
 from approvals.rules import decide_refusal, step_applies
 from approvals.screening import REJECT
-from approvals.services.flows import approval_flow_active
+from approvals.services.flows import approval_flow_active_steps
 from core.errors import DomainError
 from core.transitions import transition_apply, transition_apply_all
 from events.services import event_record
@@ -29,12 +28,19 @@ StepState = WorkOrderStep.State
 Kind = WorkOrderEvent.Kind
 
 
-def _event(work_order: WorkOrder, kind: str, *, actor=None, reason: str = "", step: WorkOrderStep | None = None,
-           from_status: str = "", to_status: str = "", data: dict | None = None) -> WorkOrderEvent:
-    return WorkOrderEvent.objects.create(
+def _event_row(work_order: WorkOrder, kind: str, *, actor=None, reason: str = "", step: WorkOrderStep | None = None,
+               from_status: str = "", to_status: str = "", data: dict | None = None) -> WorkOrderEvent:
+    """An unsaved event row of the work order."""
+    return WorkOrderEvent(
         work_order=work_order, kind=kind, actor=actor, reason=reason, from_status=from_status,
         to_status=to_status, step_position=step.position if step else None, data=data or {},
     )
+
+
+def _event(work_order: WorkOrder, kind: str, **fields) -> WorkOrderEvent:
+    event = _event_row(work_order, kind, **fields)
+    event.save()
+    return event
 
 
 def work_orders_note(*, subject, kind: str, actor, reason: str, data: dict | None = None) -> int:
@@ -60,7 +66,9 @@ def work_order_open(*, type: str, subject, maker, context: dict | None = None) -
         raise DomainError("validation_error", f"Unknown work-order type {type!r}.", field="type")
     handler = get_handler(type)
     content_type = ContentType.objects.get_for_model(subject)
-    with transaction.atomic():
+    # No savepoint of its own inside the caller's transaction (two statements fewer): a refusal
+    # here fails the caller's whole move, which is what every caller wants.
+    with transaction.atomic(savepoint=False):
         existing = WorkOrder.objects.filter(content_type=content_type, object_id=subject.pk, type=type,
                                             status=Status.OPEN).first()
         if existing is not None:
@@ -69,7 +77,10 @@ def work_order_open(*, type: str, subject, maker, context: dict | None = None) -
         screening = handler.screen(subject, ctx)
         if screening is not None:
             ctx["screening"] = screening.outcome
-        flow = approval_flow_active(type)
+        flow, flow_steps = approval_flow_active_steps(type)
+        verdicts = _verdicts(flow_steps, ctx)
+        rejected = screening is not None and screening.outcome == REJECT
+        first = next((step for step, (applies, _) in zip(flow_steps, verdicts, strict=True) if applies), None)
         amount = ctx.get("amount")
         try:
             with transaction.atomic():
@@ -79,48 +90,57 @@ def work_order_open(*, type: str, subject, maker, context: dict | None = None) -
                     amount=Decimal(amount) if amount is not None else None, currency=ctx.get("currency") or "",
                     screening=screening.as_dict() if screening else None,
                     screening_outcome=screening.outcome if screening else "",
+                    # The step that starts below waits from the start (no second UPDATE for it).
+                    current_position=first.position if first is not None and not rejected else None,
                 )
         except IntegrityError:  # opened concurrently by another connection
             return WorkOrder.objects.get(content_type=content_type, object_id=subject.pk, type=type,
                                          status=Status.OPEN)
-        _event(work_order, Kind.OPENED, actor=maker, to_status=Status.OPEN, reason=f"Flow {flow}",
-               data={"flow_id": flow.pk, "version": flow.version})
+        rows = _snapshot_steps(work_order, flow_steps, verdicts)
+        # The audit of the opening, in one INSERT: opened, screened, each skipped step.
+        events = [_event_row(work_order, Kind.OPENED, actor=maker, to_status=Status.OPEN, reason=f"Flow {flow}",
+                             data={"flow_id": flow.pk, "version": flow.version})]
         if screening is not None:
-            _event(work_order, Kind.SCREENED, reason=screening.reason, data=screening.as_dict())
-
-        steps = _snapshot_steps(work_order, flow, ctx)
-        if screening is not None and screening.outcome == REJECT:
+            events.append(_event_row(work_order, Kind.SCREENED, reason=screening.reason, data=screening.as_dict()))
+        events += [_event_row(work_order, Kind.STEP_SKIPPED, step=row, reason=row.note)
+                   for row in rows if row.state == StepState.SKIPPED]
+        WorkOrderEvent.objects.bulk_create(events)
+        WorkOrderStep.objects.bulk_create(rows)
+        if rejected:
             reason = f"Screening rejected the destination: {screening.reason}"
             _close(work_order, "reject", actor=None, reason=reason)
             handler.on_rejected(work_order, None, reason)
             return work_order
-        _start(work_order, steps[0] if steps else None)
+        _start_step(next(row for row in rows if row.state == StepState.PENDING))
     return work_order
 
 
-def _snapshot_steps(work_order: WorkOrder, flow: ApprovalFlow, ctx: dict) -> list[WorkOrderStep]:
-    """Copy the flow's steps onto the work order, each with why it applies or was skipped;
-    return those that apply, in order."""
-    flow_steps = list(flow.steps.all().order_by("position"))
+def _verdicts(flow_steps: list, ctx: dict) -> list[tuple[bool, str]]:
+    """For each of the flow's steps: whether it applies to ``ctx``, and why (or why not)."""
     verdicts = [step_applies(step, ctx) for step in flow_steps]
     if verdicts and not any(applies for applies, _ in verdicts):
         # Never approve without a person: the first step applies after all.
         verdicts[0] = (True, f"{verdicts[0][1]} No step applied; the first step is kept so that a person approves.")
-    rows = [WorkOrderStep(
-        work_order=work_order, position=step.position, name=step.name, group_id=step.group_id,
+    return verdicts
+
+
+def _snapshot_steps(work_order: WorkOrder, flow_steps: list, verdicts: list[tuple[bool, str]]
+                    ) -> list[WorkOrderStep]:
+    """The flow's steps as the work order's own (unsaved), each with why it applies or was skipped."""
+    return [WorkOrderStep(
+        work_order=work_order, position=step.position, name=step.name, group=step.group,
         approvals_required=step.approvals_required, condition=step.condition, threshold=step.threshold,
         threshold_currency=step.threshold_currency, state=StepState.PENDING if applies else StepState.SKIPPED,
         note=why) for step, (applies, why) in zip(flow_steps, verdicts, strict=True)]
-    WorkOrderStep.objects.bulk_create(rows)
-    for row in rows:
-        if row.state == StepState.SKIPPED:
-            _event(work_order, Kind.STEP_SKIPPED, step=row, reason=row.note)
-    return [row for row in rows if row.state == StepState.PENDING]
 
 
-def _start(work_order: WorkOrder, step: WorkOrderStep | None) -> None:
+def _start_step(step: WorkOrderStep) -> None:
     transition_apply(step, "start", actor=None,
                      reason=f"Waiting for {step.approvals_required} approval(s) from {step.group.name}.")
+
+
+def _start(work_order: WorkOrder, step: WorkOrderStep) -> None:
+    _start_step(step)
     work_order.current_position = step.position
     work_order.save(update_fields=["current_position", "updated_at"])
 

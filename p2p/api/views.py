@@ -10,6 +10,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chains.api_fields import CurrencyCodeField
 from core.api_docs import AUTH_ERRORS, error_responses
 from core.api_fields import AmountInput, AmountString, HistorySerializer, StrictCharField, StrictIntegerField
 from core.evidence import evidence_upload_size_check
@@ -126,7 +127,7 @@ class TradeOutput(serializers.Serializer):
 # --- input ----------------------------------------------------------------------------------------
 
 class OfferInput(serializers.Serializer):
-    currency = StrictCharField(max_length=12)
+    currency = CurrencyCodeField()
     fiat = StrictCharField(max_length=3)
     price = AmountInput(help_text="Fiat per unit, a decimal string.")
     total_amount = AmountInput()

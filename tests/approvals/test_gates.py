@@ -271,3 +271,23 @@ def test_travel_rule_validate_normalizes():
         "beneficiary": {"name": "Chan Tai Man", "address": "0xabc"},
         "beneficiary_vasp": {"name": "Ex Ltd"}, "self_hosted": False}
 
+
+
+def test_screening_matches_evm_addresses_in_any_case_and_others_exactly(db):
+    """One query asks the network's kind and the list: hex (EVM) ignores the checksum case, a
+    base58 address (TRON) is case-sensitive, an address listed on every network follows the
+    network it is screened on."""
+    from approvals.screening import screen
+    from tests.fixtures.factories import CurrencyFactory, NetworkFactory
+
+    NetworkFactory(code="ETH")
+    NetworkFactory(code="TRON", kind="tron", native_currency=CurrencyFactory(code="TRX", decimals=6), chain_id=None)
+    tron = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+    evm = "0x" + "ab" * 20
+    for address in (tron, evm.upper().replace("0X", "0x")):
+        RiskListEntry.objects.create(network=None, address=address, category="sanctions", level="severe",
+                                     source="OFAC SDN 2026-11")
+    assert screen("ETH", evm).outcome == "reject"
+    assert screen("TRON", tron).outcome == "reject"
+    assert screen("TRON", tron.lower()).outcome == "accept"
+    assert screen("TRON", evm).outcome == "accept"  # on a base58 network the hex case counts

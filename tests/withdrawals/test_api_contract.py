@@ -55,3 +55,31 @@ def test_wrong_method_has_the_error_shape(wallet, method, path):
     response = getattr(wallet.client, method)(path)
     assert response.status_code == 405
     assert response.json()["code"] == "method_not_allowed"
+
+
+def _schema_json() -> dict:
+    import json
+
+    out = StringIO()
+    call_command("spectacular", "--format", "openapi-json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_schema_lists_the_currencies_and_networks_the_server_takes(wallet):
+    """A request's currency and network are enums of the configured codes (the server refuses any
+    other: ``unknown_coin``, ``unknown_currency``), read when the schema is generated."""
+    from chains.models import Currency
+    from tests.fixtures.factories import CurrencyFactory
+
+    CurrencyFactory(code="NOCOIN")  # configured, but no coin: a withdrawal of it is refused
+    components = _schema_json()["components"]["schemas"]
+    withdrawal = components["WithdrawalInputRequest"]["properties"]
+    assert withdrawal["currency"]["enum"] == ["ETH"]
+    assert withdrawal["network"]["enum"] == ["ETH"]
+    every = sorted(Currency.objects.values_list("code", flat=True))
+    assert {"ETH", "NOCOIN"} <= set(every)
+    assert components["OfferInputRequest"]["properties"]["currency"]["enum"] == every
+    assert "x-currency-codes" not in str(components)
+    # What the enum promises, the server holds to: a code outside it is refused.
+    response = wallet.request(key="no-coin", currency="NOCOIN")
+    assert response.status_code == 400 and response.json()["code"] == "unknown_coin"

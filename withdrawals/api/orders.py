@@ -15,6 +15,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chains.api_fields import CoinCurrencyField
 from core.api_docs import AUTH_ERRORS, error_responses
 from core.api_fields import AmountInput, AmountString, HistorySerializer, StrictCharField, StrictIntegerField
 from core.throttles import AtomicScopedRateThrottle
@@ -79,7 +80,7 @@ SIX_DIGITS = RegexValidator(r"^[0-9]{6}$", "A TOTP code is 6 digits.")
 
 
 class WithdrawalInput(serializers.Serializer):
-    currency = StrictCharField(max_length=12)
+    currency = CoinCurrencyField()
     network = StrictCharField(max_length=16)
     address_id = StrictIntegerField()
     amount = AmountInput()
@@ -148,7 +149,8 @@ class WithdrawalListCreate(GenericAPIView):
             customer=request.customer, idempotency_key=request.headers.get("Idempotency-Key", ""),
             **data.validated_data,
         )
-        order = withdrawal_get_for_customer(customer=request.customer, order_id=order.pk)
+        if not created:  # a replay: the order as it is now (a new one comes back with all it shows)
+            order = withdrawal_get_for_customer(customer=request.customer, order_id=order.pk)
         return Response(WithdrawalOutput(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
