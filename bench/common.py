@@ -236,7 +236,7 @@ def machine_line(result: dict) -> str:
     load = "/".join(str(x) for x in m.get("load_average", []))
     return (f"{m.get('nproc')} cores ({m.get('cpu')}), {m.get('memory')}, Linux {m.get('kernel')}, "
             f"Python {m.get('python')}, PostgreSQL {result.get('postgres', '?')} on the same host; "
-            f"load average at the end {load} (shared with other engineers' test runs); {result.get('date')}")
+            f"load average at the end {load} (the benchmark's own processes included; see the text for what else ran); {result.get('date')}")
 
 
 def ratio(value: float, base: float) -> float:
