@@ -41,21 +41,24 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "withdrawals_site.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ["DEBUG"] = "0"
 
-from bench.common import Baseline, drop_database, machine_line, ratio, recreate_database, write_result  # noqa: E402
+from bench.common import (  # noqa: E402
+    Baseline,
+    drop_database,
+    machine_line,
+    ratio,
+    ready_customers,
+    recreate_database,
+    write_result,
+)
 
 
 def seed(count: int) -> list[dict]:
     """The coin and COUNT ready customers; returns [{"token", "secret", "address_id"}]."""
-    import pyotp
-    from django.contrib.auth import get_user_model
-    from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
     from chains.models import Coin, Currency, Network
-    from customers.models import Customer, Tenant
+    from customers.models import Tenant
     from ledger.services import Deposit, ledger_deposit_batch
-    from withdrawals.models import CustomerAddress, TotpDevice
-    from withdrawals.services.otp import _fernet
 
     eth, _ = Currency.objects.get_or_create(code="ETH", defaults={"name": "Ether", "decimals": 18})
     network, _ = Network.objects.update_or_create(
@@ -68,29 +71,14 @@ def seed(count: int) -> list[dict]:
                   "customer_fee": Decimal("0.0001"), "fee_currency": eth, "confirmations": 12})
     tenant, _ = Tenant.objects.get_or_create(venue_code="HAS", defaults={"name": "Bench Broker",
                                                                          "quote_currencies": ["USD", "HKD"]})
-    user_model = get_user_model()
-    users = user_model.objects.bulk_create([user_model(username=f"app{i}") for i in range(count)])
-    customers = Customer.objects.bulk_create(
-        [Customer(user=u, tenant=tenant, reference=f"A{i:07d}", kyc_status="approved", kyc_level=3)
-         for i, u in enumerate(users)])
-    fernet = _fernet()
-    secrets = [pyotp.random_base32() for _ in customers]
-    step = int(time.time()) // 30
-    TotpDevice.objects.bulk_create(
-        [TotpDevice(customer=c, secret_encrypted=fernet.encrypt(s.encode()).decode(), confirmed=True,
-                    last_used_step=step - 2) for c, s in zip(customers, secrets, strict=True)])
-    tokens = Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
-    long_ago = timezone.now() - timezone.timedelta(days=30)
-    addresses = CustomerAddress.objects.bulk_create(
-        [CustomerAddress(customer=c, network=network, address="0x" + f"{i + 1:040x}", label="bench",
-                         status=CustomerAddress.Status.VERIFIED, verification_method="signature",
-                         verified_at=long_ago, usable_from=long_ago) for i, c in enumerate(customers)])
+    ready = ready_customers(tenant=tenant, network=network, count=count, prefix="app")
+    tokens = Token.objects.bulk_create([Token(user=r["user"], key=Token.generate_key()) for r in ready])
     deposits = [Deposit(customer=c, currency="ETH", quote=q, amount=Decimal(a), reference=f"seed-{c.pk}-{q}")
-                for c in customers for q, a in (("USD", "50"), ("HKD", "40"))]
+                for c in (r["customer"] for r in ready) for q, a in (("USD", "50"), ("HKD", "40"))]
     for at in range(0, len(deposits), 1000):
         ledger_deposit_batch(deposits=deposits[at:at + 1000])
-    return [{"token": t.key, "secret": s, "address_id": a.pk}
-            for t, s, a in zip(tokens, secrets, addresses, strict=True)]
+    return [{"token": t.key, "secret": r["secret"], "address_id": r["address_id"]}
+            for t, r in zip(tokens, ready, strict=True)]
 
 
 def free_port() -> int:

@@ -236,7 +236,8 @@ def machine_line(result: dict) -> str:
     load = "/".join(str(x) for x in m.get("load_average", []))
     return (f"{m.get('nproc')} cores ({m.get('cpu')}), {m.get('memory')}, Linux {m.get('kernel')}, "
             f"Python {m.get('python')}, PostgreSQL {result.get('postgres', '?')} on the same host; "
-            f"load average at the end {load} (the benchmark's own processes included; see the text for what else ran); {result.get('date')}")
+            f"load average at the end {load} (the benchmark's own processes included; see the text for what "
+            f"else ran); {result.get('date')}")
 
 
 def ratio(value: float, base: float) -> float:
@@ -246,3 +247,39 @@ def ratio(value: float, base: float) -> float:
 def settle_time() -> None:
     """A short pause between runs so one run's writes (checkpoint, autovacuum) fall less on the next."""
     time.sleep(0.5)
+
+
+# --- customers ready to withdraw ------------------------------------------------------------------
+
+def ready_customers(*, tenant, network, count: int, first: int = 0, prefix: str,
+                    address_offset: int = 1) -> list[dict]:
+    """COUNT App customers able to request a withdrawal at once, bulk-built in the state enrolment
+    and address review leave them: a user, a KYC-approved customer (level 3), a confirmed TOTP
+    device with its own secret (stored encrypted as enrolment stores it) and a verified address on
+    NETWORK past its cool-down. Unfunded. Returns [{"user", "customer", "secret", "address_id"}]."""
+    import pyotp
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from customers.models import Customer
+    from withdrawals.models import CustomerAddress, TotpDevice
+    from withdrawals.services.otp import _fernet
+
+    user_model = get_user_model()
+    users = user_model.objects.bulk_create([user_model(username=f"{prefix}{first + i}") for i in range(count)])
+    customers = Customer.objects.bulk_create(
+        [Customer(user=u, tenant=tenant, reference=f"{prefix[0].upper()}{first + i:07d}", kyc_status="approved",
+                  kyc_level=3) for i, u in enumerate(users)])
+    fernet = _fernet()
+    secrets = [pyotp.random_base32() for _ in customers]
+    step = int(time.time()) // 30
+    TotpDevice.objects.bulk_create(
+        [TotpDevice(customer=c, secret_encrypted=fernet.encrypt(s.encode()).decode(), confirmed=True,
+                    last_used_step=step - 2) for c, s in zip(customers, secrets, strict=True)])
+    long_ago = timezone.now() - timezone.timedelta(days=30)
+    addresses = CustomerAddress.objects.bulk_create(
+        [CustomerAddress(customer=c, network=network, address="0x" + f"{first + i + address_offset:040x}",
+                         label="bench", status=CustomerAddress.Status.VERIFIED, verification_method="signature",
+                         verified_at=long_ago, usable_from=long_ago) for i, c in enumerate(customers)])
+    return [{"user": u, "customer": c, "secret": s, "address_id": a.pk}
+            for u, c, s, a in zip(users, customers, secrets, addresses, strict=True)]

@@ -65,7 +65,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "withdrawals_site.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ["DEBUG"] = "0"
 
-from bench.common import Baseline, drop_database, machine_line, ratio, recreate_database, write_result  # noqa: E402
+from bench.common import (  # noqa: E402
+    Baseline,
+    drop_database,
+    machine_line,
+    ratio,
+    ready_customers,
+    recreate_database,
+    write_result,
+)
 
 AMOUNT = Decimal("0.001")
 CUSTOMER_FEE = Decimal("0.0001")
@@ -300,37 +308,16 @@ def seed_reference(rpc_url: str):
 
 def seed_customers(*, network, tenant, count: int, first: int) -> list[dict]:
     """COUNT customers as ``bench api`` builds them; returns [{"customer", "secret", "address_id"}]."""
-    import pyotp
-    from django.contrib.auth import get_user_model
-    from django.utils import timezone
 
-    from customers.models import Customer
     from ledger.services import Deposit, ledger_deposit_batch
-    from withdrawals.models import CustomerAddress, TotpDevice
-    from withdrawals.services.otp import _fernet
 
-    user_model = get_user_model()
-    users = user_model.objects.bulk_create([user_model(username=f"send{first + i}") for i in range(count)])
-    customers = Customer.objects.bulk_create(
-        [Customer(user=u, tenant=tenant, reference=f"S{first + i:07d}", kyc_status="approved", kyc_level=3)
-         for i, u in enumerate(users)])
-    fernet = _fernet()
-    secrets = [pyotp.random_base32() for _ in customers]
-    step = int(time.time()) // 30
-    TotpDevice.objects.bulk_create(
-        [TotpDevice(customer=c, secret_encrypted=fernet.encrypt(s.encode()).decode(), confirmed=True,
-                    last_used_step=step - 2) for c, s in zip(customers, secrets, strict=True)])
-    long_ago = timezone.now() - timezone.timedelta(days=30)
-    addresses = CustomerAddress.objects.bulk_create(
-        [CustomerAddress(customer=c, network=network, address="0x" + f"{first + i + 0x100000:040x}", label="bench",
-                         status=CustomerAddress.Status.VERIFIED, verification_method="signature",
-                         verified_at=long_ago, usable_from=long_ago) for i, c in enumerate(customers)])
-    deposits = [Deposit(customer=c, currency="ETH", quote="USD", amount=Decimal("0.01"), reference=f"seed-{c.pk}")
-                for c in customers]
+    ready = ready_customers(tenant=tenant, network=network, count=count, first=first, prefix="send",
+                            address_offset=0x100000)
+    deposits = [Deposit(customer=r["customer"], currency="ETH", quote="USD", amount=Decimal("0.01"),
+                        reference=f"seed-{r['customer'].pk}") for r in ready]
     for at in range(0, len(deposits), 1000):
         ledger_deposit_batch(deposits=deposits[at:at + 1000])
-    return [{"customer": c, "secret": s, "address_id": a.pk}
-            for c, s, a in zip(customers, secrets, addresses, strict=True)]
+    return [{"customer": r["customer"], "secret": r["secret"], "address_id": r["address_id"]} for r in ready]
 
 
 def approved_orders(*, network, tenant, approver, count: int, first: int) -> tuple[list[int], float]:
