@@ -188,7 +188,9 @@ def _filters(request) -> dict:
         from core.errors import DomainError
 
         raise DomainError("validation_error", f"{repeated} is given more than once.", field=repeated)
-    filters = ListFilters(data=request.query_params)
+    # A plain dict, not the QueryDict: DRF reads an empty HTML-form value as "not given", so
+    # `?side=` would pass as no filter although the schema allows only buyer and seller.
+    filters = ListFilters(data=request.query_params.dict())
     filters.is_valid(raise_exception=True)
     return filters.validated_data
 
