@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,14 +10,15 @@ from rest_framework.views import APIView
 from core.api_docs import AUTH_ERRORS, error_responses
 from core.api_fields import AmountInput, AmountString, StrictCharField, StrictIntegerField
 from core.errors import DomainError
+from core.idempotency import idempotency_header
 from fiat.models import BankAccount, FiatWithdrawal
 from fiat.selectors import bank_accounts_for
 from fiat.services.bank_accounts import bank_account_archive, bank_account_register
 from fiat.services.sells import quote_create, sell_execute
 from fiat.services.withdrawals import fiat_withdrawal_cancel, fiat_withdrawal_request
 
-IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
-                               description="Unique per request; a retry with the same key and body answers the same.")
+IDEMPOTENCY = idempotency_header("Unique per request, 1 to 100 printable characters; a retry with the same key and "
+                                 "body answers the same.")
 
 
 class QuoteInput(serializers.Serializer):

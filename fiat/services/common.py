@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 
 from core.customer_otp import WrongOtp, customer_otp_failure
 from core.errors import DomainError
+from core.idempotency import idempotency_key_checked
 from customers.models import Customer
 from fiat.models import FiatIdempotencyRecord
 
@@ -29,9 +30,7 @@ def idempotent(*, customer, scope: str, key: str, body: dict, create, load):
     the first result (created=False), another body ``idempotency_conflict``. The customer row is
     locked for the request (limits are counted under it). A wrong OTP is counted after the
     rollback. Returns (object, created)."""
-    key = (key or "").strip()
-    if not key or len(key) > 100:
-        raise DomainError("idempotency_key_required", "Send an Idempotency-Key header (at most 100 characters).")
+    key = idempotency_key_checked(key)
     digest = fingerprint(body)
 
     def replay():

@@ -66,6 +66,9 @@ def test_quote_and_sell_through_the_api(app, kyc_customer):
     assert quote["price"] == "19800" and quote["fiat_amount"] == "9900"
     assert app.post("/api/v1/sells/", {"quote_id": quote["id"], "otp": "123456"},
                     format="json").json()["code"] == "idempotency_key_required"
+    for key in (" k1", "k1 ", "k" * 101, "ключ"):  # the one rule of core/idempotency.py, as the schema says
+        assert app.post("/api/v1/sells/", {"quote_id": quote["id"], "otp": "123456"}, format="json",
+                        HTTP_IDEMPOTENCY_KEY=key).json()["code"] == "idempotency_key_required"
     sold = app.post("/api/v1/sells/", {"quote_id": quote["id"], "otp": "123456"}, format="json",
                     HTTP_IDEMPOTENCY_KEY="k1")
     assert sold.status_code == 201 and sold.json()["fiat_amount"] == "9900"

@@ -18,10 +18,11 @@ from rest_framework.views import APIView
 from chains.api_fields import CoinCurrencyField
 from core.api_docs import AUTH_ERRORS, error_responses
 from core.api_fields import AmountInput, AmountString, HistorySerializer, StrictCharField, StrictIntegerField
+from core.idempotency import idempotency_header
 from core.throttles import AtomicScopedRateThrottle
 from ledger.selectors import customer_balances
 from withdrawals.selectors.orders import withdrawal_get_for_customer, withdrawals_for_customer
-from withdrawals.services.orders import IDEMPOTENCY_KEY, withdrawal_cancel, withdrawal_request
+from withdrawals.services.orders import withdrawal_cancel, withdrawal_request
 from withdrawals.services.otp import totp_confirm, totp_enroll
 
 
@@ -75,7 +76,6 @@ def _has_nul(value) -> bool:
 
 # As strict as withdrawal_request (the one pattern): 1 to 100 printable ASCII characters, no blank
 # at either end (what an HTTP header carries as is).
-IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": IDEMPOTENCY_KEY.pattern}
 SIX_DIGITS = RegexValidator(r"^[0-9]{6}$", "A TOTP code is 6 digits.")
 
 
@@ -128,9 +128,8 @@ class WithdrawalListCreate(GenericAPIView):
     @extend_schema(
         operation_id="withdrawals_create",
         request=WithdrawalInput,
-        parameters=[OpenApiParameter("Idempotency-Key", IDEMPOTENCY_KEY_SCHEMA, OpenApiParameter.HEADER, required=True,
-                                     description="Unique per request, 1 to 100 printable characters; a retry with "
-                                                 "the same key and body returns the same order (200).")],
+        parameters=[idempotency_header("Unique per request, 1 to 100 printable characters; a retry with the same "
+                                       "key and body returns the same order (200).")],
         responses={
             201: WithdrawalOutput, 200: OpenApiResponse(WithdrawalOutput, description="Replay of the same key."),
             **error_responses(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
@@ -22,6 +21,7 @@ from django_fsm import can_proceed
 from chains.models import Coin
 from core.amounts import parse_amount
 from core.errors import DomainError
+from core.idempotency import idempotency_key_checked
 from core.times import iso_utc
 from core.transitions import transition_apply
 from customers.models import Customer
@@ -35,7 +35,6 @@ from withdrawals.services.otp import WrongOtp, totp_failure_record, totp_verify
 
 WORK_ORDER_TYPE = "atm.va.coin_withdraw_apply"
 # 1 to 100 printable ASCII characters, no blank at either end (the schema says the same).
-IDEMPOTENCY_KEY = re.compile(r"^[!-~]([ -~]{0,98}[!-~])?$")
 Status = WithdrawalOrder.Status
 
 
@@ -73,9 +72,7 @@ def withdrawal_request(*, customer: Customer, idempotency_key: str, currency: st
     (created=False); with another body it is ``idempotency_conflict``. Any refusal changes
     nothing: no order, no hold, no work order, the OTP code not consumed.
     """
-    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key or ""):
-        raise DomainError("idempotency_key_required", "Send an Idempotency-Key header: 1 to 100 printable "
-                                                      "characters, no blank at either end.")
+    idempotency_key_checked(idempotency_key)
     fingerprint = request_fingerprint({"currency": currency, "network": network, "address_id": address_id,
                                        "amount": amount, "travel_rule": travel_rule})
     try:
