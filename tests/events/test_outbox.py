@@ -2,6 +2,7 @@
 ``event_record`` or by every declared state move, fanned out to the subscriptions that want it."""
 
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.db import transaction
@@ -80,7 +81,7 @@ def test_a_work_order_decision_and_the_withdrawal_moves_are_events(wallet):
     assert decided.actor == ops and decided.payload["decision"] == "approve"
     assert decided.payload["step"] == "Operations check" and decided.subject_id == str(work_order.pk)
     approved = Event.objects.get(kind="withdrawal.approved")
-    assert approved.payload["order_id"] == order.pk and approved.payload["amount"] == str(order.amount)
+    assert approved.payload["order_id"] == order.pk and Decimal(approved.payload["amount"]) == order.amount
 
 
 def test_every_state_of_the_order_is_a_known_kind():

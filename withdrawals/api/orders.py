@@ -148,8 +148,7 @@ class WithdrawalListCreate(GenericAPIView):
             customer=request.customer, idempotency_key=request.headers.get("Idempotency-Key", ""),
             **data.validated_data,
         )
-        if not created:  # a replay: the order as it is now (a new one comes back with all it shows)
-            order = withdrawal_get_for_customer(customer=request.customer, order_id=order.pk)
+        order = withdrawal_get_for_customer(customer=request.customer, order_id=order.pk)  # as stored
         return Response(WithdrawalOutput(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

@@ -14,16 +14,6 @@ def _with_related(queryset: QuerySet) -> QuerySet:
     )
 
 
-def withdrawal_history_known(order: WithdrawalOrder, history: list[WithdrawalStatusChange]) -> WithdrawalOrder:
-    """Give ``order`` its history as ``_with_related`` prefetches it, from rows already in hand
-    (the service that just wrote them), so serializing it asks nothing more."""
-    queryset = order.history.order_by("at", "id")
-    queryset._result_cache = list(history)
-    queryset._prefetch_done = True
-    order._prefetched_objects_cache = {**getattr(order, "_prefetched_objects_cache", {}), "history": queryset}
-    return order
-
-
 def withdrawals_for_customer(*, customer, status: str | None = None, currency: str | None = None) -> QuerySet:
     queryset = WithdrawalOrder.objects.filter(customer=customer)
     if status:

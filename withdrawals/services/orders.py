@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DecimalField, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -29,7 +29,6 @@ from events.services import event_record
 from ledger.services import ledger_fee_release, ledger_hold, ledger_release
 from withdrawals.models import IdempotencyRecord, WithdrawalOrder, WithdrawalStatusChange
 from withdrawals.selectors.addresses import address_get_usable
-from withdrawals.selectors.orders import withdrawal_history_known
 from withdrawals.services.moves import withdrawal_held_split, withdrawal_locked
 from withdrawals.services.otp import WrongOtp, totp_failure_record, totp_verify
 
@@ -136,8 +135,8 @@ def _create_order(customer: Customer, *, currency: str, network: str, address_id
                         reference=f"withdrawal:{order.pk}:hold")
     order.split = [line.as_dict() for line in split]
     order.save(update_fields=["split"])
-    requested = WithdrawalStatusChange.objects.create(order=order, from_status="", to_status=order.status,
-                                                      actor=customer.user, reason="Requested in the App")
+    WithdrawalStatusChange.objects.create(order=order, from_status="", to_status=order.status,
+                                          actor=customer.user, reason="Requested in the App")
     # A request is a state too: its outbox row, in this transaction (docs/WEBHOOKS.md).
     event_record(kind="withdrawal.pending_approval", subject=order, actor=customer.user, payload={
         "from": "", "to": order.status, "transition": "request", "reason": "Requested in the App",
@@ -147,21 +146,7 @@ def _create_order(customer: Customer, *, currency: str, network: str, address_id
     work_order = work_order_open(type=WORK_ORDER_TYPE, subject=order, maker=customer.user, context=None)
     if work_order.status != work_order.Status.OPEN:
         order.refresh_from_db()  # screening rejected it (withdrawal_reject moved and released it)
-    else:
-        # Nothing else moved the order in this transaction: with its one history row and its
-        # amounts at the column's scale it is what withdrawal_get_for_customer would read back
-        # (the coin came with its currencies and network), so nobody needs to read it again.
-        _amounts_as_stored(order)
-        withdrawal_history_known(order, [requested])
     return order
-
-
-def _amounts_as_stored(order: WithdrawalOrder) -> None:
-    """Each amount as the row reads back: numeric(38, 18) turns 0.3 into 0.300000000000000000."""
-    for field in order._meta.concrete_fields:
-        value = getattr(order, field.attname)
-        if isinstance(field, DecimalField) and value is not None:
-            setattr(order, field.attname, Decimal(value).quantize(Decimal(1).scaleb(-field.decimal_places)))
 
 
 def _open_coin(currency: str, network: str) -> Coin:

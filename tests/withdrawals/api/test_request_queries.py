@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 # Through the real token authentication, inside the test's transaction (so the request's BEGIN and
 # COMMIT are savepoints here). Raise it only with a reason in the commit message.
-REQUEST_STATEMENTS = 30
+REQUEST_STATEMENTS = 32
 
 
 def _statements(queries) -> str:
